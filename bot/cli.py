@@ -1,0 +1,150 @@
+"""The `doorajar` command: chat in a terminal, run the Telegram bot, check or draw flows."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot.loader import CatalogError, load_catalog
+from bot.model import Catalog
+
+
+def _load(paths: Sequence[Path] | None = None) -> Catalog | None:
+    """The catalog, or None after printing every problem (a broken flow never starts a bot)."""
+    try:
+        return load_catalog(paths or None)
+    except CatalogError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        print(f"{len(exc.problems)} problem(s); nothing was started.", file=sys.stderr)
+        return None
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Validate flows and phrases; exit 1 with one line per problem."""
+    started = time.perf_counter()
+    catalog = _load(args.paths)
+    if catalog is None:
+        return 1
+    states = sum(len(flow.states) for flow in catalog.flows.values())
+    langs = ", ".join(sorted(catalog.phrases))
+    elapsed = (time.perf_counter() - started) * 1000
+    print(f"ok: {len(catalog.flows)} flows, {states} states, languages: {langs} ({elapsed:.0f} ms)")
+    return 0
+
+
+def cmd_graph(args: argparse.Namespace) -> int:
+    """Draw one flow."""
+    from bot.graph import draw, mermaid
+
+    catalog = _load()
+    if catalog is None:
+        return 1
+    flow = catalog.flows.get(args.flow)
+    if flow is None:
+        print(f"no flow '{args.flow}'; known: {', '.join(sorted(catalog.flows))}", file=sys.stderr)
+        return 2
+    if args.output is None:
+        print(mermaid(flow))
+        return 0
+    try:
+        draw(flow, args.output)
+    except (ImportError, OSError, RuntimeError) as exc:
+        print(f"cannot draw {args.output}: {exc} (SVG and PNG need graphviz)", file=sys.stderr)
+        return 1
+    print(f"wrote {args.output}")
+    return 0
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    """Chat in the terminal."""
+    from bot.console import run_console
+    from bot.engine import Engine
+    from bot.service import ChatService
+    from bot.store import StoreUnavailable, open_store
+
+    catalog = _load()
+    if catalog is None:
+        return 1
+    try:
+        store = open_store(args.store or os.environ.get("DOORAJAR_STORE") or "memory")
+    except StoreUnavailable as exc:
+        print(exc, file=sys.stderr)
+        return 1
+
+    async def main() -> int:
+        try:
+            return await run_console(ChatService(Engine(catalog), store))
+        finally:
+            await store.close()
+
+    try:
+        return asyncio.run(main())
+    except KeyboardInterrupt:
+        print()
+        return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run the Telegram bot."""
+    from bot.telegram_app import run_bot
+
+    catalog = _load()
+    if catalog is None:
+        return 1
+    return run_bot(catalog, args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line, with a sub-command per job."""
+    parser = argparse.ArgumentParser(
+        prog="doorajar",
+        description="Say no at work without burning bridges: a Telegram bot and console chat.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    chat = commands.add_parser("chat", help="chat in this terminal (no Telegram needed)")
+    chat.add_argument(
+        "--store",
+        help="where to keep the conversation: memory (default), a SQLite path, or redis://...",
+    )
+    chat.set_defaults(func=cmd_chat)
+
+    check = commands.add_parser("check", help="validate flows and phrases")
+    check.add_argument(
+        "paths",
+        nargs="*",
+        type=Path,
+        help="project folders, flows/ folders or flow files (default: this project's)",
+    )
+    check.set_defaults(func=cmd_check)
+
+    graph = commands.add_parser("graph", help="draw a flow (mermaid, or SVG/PNG with graphviz)")
+    graph.add_argument("flow", help="flow id, e.g. decline_offer")
+    graph.add_argument(
+        "-o", "--output", type=Path, help="file.svg, file.png, file.md or file.mmd (default: print)"
+    )
+    graph.set_defaults(func=cmd_graph)
+
+    from bot.settings import add_run_arguments
+
+    run = commands.add_parser("run", help="run the Telegram bot (needs TELEGRAM_BOT_TOKEN)")
+    add_run_arguments(run)
+    run.set_defaults(func=cmd_run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `doorajar` command."""
+    args = build_parser().parse_args(argv)
+    code: int = args.func(args)
+    return code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

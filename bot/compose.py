@@ -1,0 +1,134 @@
+"""Compose the tailored message and choose the advice, from phrases and a conversation's answers.
+
+User text is only ever a value put into a template: the substitution is a plain look-up of
+`{slot}` names, so text such as `{0.__class__}` typed as a company name stays literal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+
+from bot.loader import PLACEHOLDER_RE
+from bot.model import Advice, FlowPhrases, MessageKind, MessageTemplate, Part
+
+Answers = Mapping[str, str]
+
+MAX_ADVICE = 6
+JOINERS = {"paragraph": "\n\n", "line": "\n", "space": " "}
+# Longest body a channel should carry: about a screen of email, a few sentences elsewhere.
+KIND_LIMITS: Mapping[MessageKind, int] = {
+    "email": 2000,
+    "linkedin": 1000,
+    "messenger": 700,
+    "script": 2400,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ComposedMessage:
+    """One ready-to-send message: an email has a subject, the others do not."""
+
+    kind: MessageKind
+    body: str
+    subject: str | None = None
+    max_length: int = 2000
+
+    @property
+    def text(self) -> str:
+        """The message as the user forwards or copies it; an email's subject comes first."""
+        if self.subject:
+            return f"Subject: {self.subject}\n\n{self.body}"
+        return self.body
+
+
+@dataclass(frozen=True, slots=True)
+class ComposedResult:
+    """Everything a finished conversation produces."""
+
+    messages: tuple[ComposedMessage, ...]
+    advice: tuple[Advice, ...]
+    legal: tuple[Advice, ...]
+
+
+def fill(template: str, answers: Answers) -> str | None:
+    """Put answers into `{slot}` placeholders; None when any of them is unanswered."""
+    missing = False
+
+    def value(match: object) -> str:
+        nonlocal missing
+        text = answers.get(match.group(1), "")  # type: ignore[attr-defined]
+        if not text:
+            missing = True
+        return text
+
+    filled = PLACEHOLDER_RE.sub(value, template)
+    return None if missing else filled
+
+
+def render_part(part: Part, answers: Answers, wording: int) -> str | None:
+    """The text of the first variant that holds and whose placeholders are all answered.
+
+    `wording` picks among a variant's alternative texts, so "another wording" cycles them.
+    """
+    for variant in part.variants:
+        if not variant.condition.holds(answers):
+            continue
+        count = len(variant.texts)
+        for shift in range(count):
+            text = fill(variant.texts[(wording + shift) % count], answers)
+            if text is not None:
+                return text.strip()
+    return None
+
+
+def render_message(template: MessageTemplate, answers: Answers, wording: int) -> ComposedMessage:
+    """Join a message's parts; parts with nothing to say are left out."""
+    body = ""
+    for part in template.parts:
+        text = render_part(part, answers, wording)
+        if not text:
+            continue
+        body = f"{body}{JOINERS[part.join]}{text}" if body else text
+    subject = render_part(template.subject, answers, wording) if template.subject else None
+    limit = template.max_length or KIND_LIMITS[template.kind]
+    return ComposedMessage(template.kind, body, subject, limit)
+
+
+def choose_advice(
+    phrases: FlowPhrases, answers: Answers
+) -> tuple[tuple[Advice, ...], tuple[Advice, ...]]:
+    """The advice bullets (warnings first, at most six) and the legal notes that apply."""
+    matching = []
+    for item in phrases.advice:
+        if item.condition.holds(answers) and (text := fill(item.text, answers)) is not None:
+            matching.append(replace(item, text=text) if text != item.text else item)
+    warnings = [item for item in matching if item.kind == "warning"]
+    tips = [item for item in matching if item.kind == "tip"]
+    legal = tuple(item for item in matching if item.kind == "legal")
+    return tuple((warnings + tips)[:MAX_ADVICE]), legal
+
+
+def compose_result(phrases: FlowPhrases, answers: Answers, wording: int = 0) -> ComposedResult:
+    """The messages and advice for a finished conversation."""
+    messages = tuple(
+        render_message(template, answers, wording)
+        for template in phrases.messages
+        if template.condition.holds(answers)
+    )
+    advice, legal = choose_advice(phrases, answers)
+    return ComposedResult(messages, advice, legal)
+
+
+def wording_count(phrases: FlowPhrases, answers: Answers) -> int:
+    """How many alternative wordings the chosen variants offer (the longest list wins)."""
+    longest = 1
+    for template in phrases.messages:
+        if not template.condition.holds(answers):
+            continue
+        for part in template.parts:
+            for variant in part.variants:
+                if variant.condition.holds(answers):
+                    longest = max(longest, len(variant.texts))
+                    break
+    return longest

@@ -1,0 +1,132 @@
+"""The console chat: the same flows in a terminal, with numbered options.
+
+Type a number to tap a button, or type an answer. `back`, `restart`, `menu` and `quit` work
+everywhere. It reads stdin line by line, so it can be driven by a pipe.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+from bot.compose import ComposedResult
+from bot.engine import fill_common
+from bot.events import Back, Event, Restart, Start, Text, decode
+from bot.model import CommonPhrases
+from bot.replies import Button, MenuReply, Notice, QuestionReply, Reply, ResultReply
+from bot.service import ChatService
+
+RULE = "─" * 60
+WORDS: dict[str, Event] = {"back": Back(), "restart": Restart(), "menu": Start()}
+
+
+class ConsoleChat:
+    """Prints replies and turns typed lines into events."""
+
+    def __init__(self, service: ChatService, out: TextIO, chat_id: str = "console") -> None:
+        self.service = service
+        self.out = out
+        self.chat_id = chat_id
+        self.buttons: list[Button] = []
+        catalog = service.engine.catalog
+        self.common: CommonPhrases = catalog.common[catalog.default_lang]
+
+    def say(self, text: str = "") -> None:
+        """Write a line and flush, so a pipe sees it at once."""
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    def show(self, replies: tuple[Reply, ...]) -> None:
+        """Print the replies of one step and remember their buttons for numbers."""
+        self.buttons = []
+        for reply in replies:
+            match reply:
+                case Notice(text):
+                    self.say(f"! {text}")
+                case MenuReply(text, rows):
+                    self.say()
+                    self.say(text)
+                    self._buttons(rows)
+                case QuestionReply():
+                    self._question(reply)
+                case ResultReply():
+                    self._result(reply)
+
+    def _buttons(self, rows: tuple[tuple[Button, ...], ...]) -> None:
+        for row in rows:
+            for button in row:
+                self.buttons.append(button)
+                self.say(f"  {len(self.buttons)}. {button.label}")
+
+    def _question(self, reply: QuestionReply) -> None:
+        self.say()
+        if reply.problem:
+            self.say(f"! {reply.problem}")
+        self.say(reply.text)
+        if reply.previous:
+            self.say(fill_common(self.common["previous_answer"], value=reply.previous))
+        self._buttons(reply.buttons)
+        if reply.accepts_text:
+            self.say("  (type your answer)")
+
+    def _result(self, reply: ResultReply) -> None:
+        self._messages(reply.result)
+        if reply.result.advice:
+            self.say()
+            self.say(self.common["advice_heading"])
+            for item in reply.result.advice:
+                mark = "⚠" if item.kind == "warning" else "•"
+                self.say(f"  {mark} {item.text}")
+        if reply.result.legal:
+            self.say()
+            self.say(f"{self.common['legal_heading']} ({self.common['legal_disclaimer']})")
+            for item in reply.result.legal:
+                self.say(f"  • {item.text}")
+        self.say()
+        self._buttons(reply.actions)
+
+    def _messages(self, result: ComposedResult) -> None:
+        self.say()
+        self.say(self.common["result_intro"])
+        for message in result.messages:
+            self.say(f"{RULE}\n{self.common['message_label_' + message.kind]}\n{RULE}")
+            self.say(message.text)
+        self.say(RULE)
+
+    def event_for(self, line: str) -> Event | None:
+        """The event a typed line stands for; None means quit."""
+        word = line.strip()
+        if word.lower() in ("quit", "exit", "/quit"):
+            return None
+        if word.lower() in WORDS:
+            return WORDS[word.lower()]
+        if word.isdigit() and 1 <= int(word) <= len(self.buttons):
+            event = decode(self.buttons[int(word) - 1].data)
+            if event is not None:
+                return event
+        return Text(line)
+
+    async def run(self, lines: TextIO) -> int:
+        """Chat until `quit` or the end of input."""
+        self.say(self.common["welcome"])
+        self.say("Type a number to choose; 'back', 'restart', 'menu' or 'quit' at any time.")
+        conv = await self.service.current(self.chat_id)
+        self.show(self.service.engine.current(conv))
+        while True:
+            self.out.write("> ")
+            self.out.flush()
+            line = lines.readline()
+            if not line:
+                self.say()
+                return 0
+            event = self.event_for(line.rstrip("\n"))
+            if event is None:
+                self.say("Bye. Nothing was sent anywhere.")
+                return 0
+            outcome = await self.service.apply(self.chat_id, event)
+            self.show(outcome.replies)
+
+
+async def run_console(service: ChatService) -> int:
+    """Run the console chat on stdin and stdout."""
+    return await ConsoleChat(service, sys.stdout).run(sys.stdin)

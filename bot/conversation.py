@@ -1,0 +1,46 @@
+"""A conversation: the small record kept per chat between updates, serialised as JSON."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    """Where a chat stands: flow, state, answers, the way back, and a version for saving.
+
+    `flow == ""` means the main menu (`group` set: one group's situations).
+    `remembered` keeps answers such as the user's own name from one situation to the next.
+    """
+
+    chat_id: str
+    flow: str = ""
+    state: str = ""
+    group: str = ""
+    answers: Mapping[str, str] = field(default_factory=dict)
+    history: tuple[str, ...] = ()
+    wording: int = 0
+    revising: bool = False
+    remembered: Mapping[str, str] = field(default_factory=dict)
+    lang: str = "en"
+    version: int = 0
+    updated_at: float = 0.0
+
+    def to_json(self) -> str:
+        """Compact JSON for the store."""
+        data = asdict(self)
+        data["history"] = list(self.history)
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Conversation:
+        """Read what `to_json` wrote; unknown keys from other versions are ignored."""
+        data: dict[str, Any] = json.loads(text)
+        known = {name for name in cls.__dataclass_fields__}
+        data = {key: value for key, value in data.items() if key in known}
+        data["history"] = tuple(data.get("history", ()))
+        data["chat_id"] = str(data["chat_id"])
+        return cls(**data)

@@ -1,0 +1,108 @@
+"""What a user can do, independent of the chat service, and its compact button encoding.
+
+Button data is written by the client, so `decode` accepts any string and returns None for
+anything it does not recognise; the engine then checks the event against the current state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Start:
+    """Open the main menu (flow None) or begin a situation from its first question."""
+
+    flow: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OpenGroup:
+    """Show the situations of one menu group."""
+
+    group: str
+
+
+@dataclass(frozen=True, slots=True)
+class Choose:
+    """Tap an option of the question asked in `state`."""
+
+    state: str
+    option: str
+
+
+@dataclass(frozen=True, slots=True)
+class Text:
+    """Type free text."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Back:
+    """Return to the previous question, showing the earlier answer."""
+
+
+@dataclass(frozen=True, slots=True)
+class Restart:
+    """Begin the current situation again from its first question."""
+
+
+@dataclass(frozen=True, slots=True)
+class Another:
+    """Show another wording of the result."""
+
+
+@dataclass(frozen=True, slots=True)
+class Revise:
+    """From the result, change one earlier answer (such as tone or channel)."""
+
+    slot: str
+
+
+Event = Start | OpenGroup | Choose | Text | Back | Restart | Another | Revise
+
+_SIMPLE: dict[str, Event] = {"b": Back(), "r": Restart(), "m": Start(), "w": Another()}
+
+
+def encode(event: Event) -> str:
+    """Button data for an event (at most 64 bytes for the ids the loader accepts)."""
+    match event:
+        case Choose(state, option):
+            return f"c:{state}:{option}"
+        case Start(None):
+            return "m"
+        case Start(flow):
+            return f"f:{flow}"
+        case OpenGroup(group):
+            return f"g:{group}"
+        case Revise(slot):
+            return f"v:{slot}"
+        case Back():
+            return "b"
+        case Restart():
+            return "r"
+        case Another():
+            return "w"
+    raise ValueError(f"cannot encode {event!r}")  # pragma: no cover - Text has no button
+
+
+def decode(data: str) -> Event | None:
+    """The event a button's data stands for, or None when it is not one of ours."""
+    if len(data) > 64:
+        return None
+    if data in _SIMPLE:
+        return _SIMPLE[data]
+    kind, _, rest = data.partition(":")
+    if not rest:
+        return None
+    if kind == "c":
+        state, _, option = rest.partition(":")
+        return Choose(state, option) if state and option else None
+    if kind == "f":
+        return Start(rest)
+    if kind == "g":
+        return OpenGroup(rest)
+    if kind == "v":
+        return Revise(rest)
+    return None

@@ -1,0 +1,158 @@
+"""The loaded, validated form of flows and phrases: frozen data, no behaviour beyond look-ups."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from bot.conditions import ALWAYS, Condition
+
+AskKind = Literal["choice", "text"]
+MessageKind = Literal["email", "linkedin", "messenger", "script"]
+AdviceKind = Literal["tip", "warning", "legal"]
+
+SKIP = "_skip"
+KEEP = "_keep"
+
+
+@dataclass(frozen=True, slots=True)
+class Branch:
+    """Go to `target` when `condition` holds; the first branch that holds wins."""
+
+    target: str
+    condition: Condition = ALWAYS
+
+
+@dataclass(frozen=True, slots=True)
+class State:
+    """One question of a flow, or its end."""
+
+    name: str
+    line: int
+    ask: AskKind | None = None
+    slot: str = ""
+    options: tuple[str, ...] = ()
+    next: tuple[Branch, ...] = ()
+    end: bool = False
+    optional: bool = False
+    remember: bool = False
+    min_length: int = 1
+    max_length: int = 100
+    pattern: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Flow:
+    """A situation: its questions as states, and where its YAML came from."""
+
+    id: str
+    group: str
+    start: str
+    states: Mapping[str, State]
+    path: str
+    order: int = 100
+    machine: Any = field(default=None, compare=False, repr=False)
+
+    def slot_state(self, slot: str) -> State | None:
+        """The state that fills `slot`, if any."""
+        for state in self.states.values():
+            if state.slot == slot:
+                return state
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Variant:
+    """Text to use when `condition` holds; several texts are alternative wordings."""
+
+    texts: tuple[str, ...]
+    condition: Condition = ALWAYS
+    seed: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """A piece of a message: the first variant that holds and can be filled is used."""
+
+    variants: tuple[Variant, ...]
+    join: Literal["paragraph", "line", "space"] = "paragraph"
+
+
+@dataclass(frozen=True, slots=True)
+class MessageTemplate:
+    """One message of a result (an email, a short message, a phone script)."""
+
+    kind: MessageKind
+    condition: Condition
+    parts: tuple[Part, ...]
+    subject: Part | None = None
+    max_length: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Advice:
+    """A bullet of advice shown with the result when `condition` holds."""
+
+    text: str
+    condition: Condition = ALWAYS
+    kind: AdviceKind = "tip"
+    seed: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    """The wording of one state's question in one language."""
+
+    text: str
+    options: Mapping[str, str]
+    skip: str | None = None
+    invalid: str | None = None
+    hint: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FlowPhrases:
+    """Everything a flow says in one language."""
+
+    flow_id: str
+    path: str
+    title: str
+    summary: str
+    questions: Mapping[str, Question]
+    messages: tuple[MessageTemplate, ...]
+    advice: tuple[Advice, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CommonPhrases:
+    """The bot's own words in one language: menu, buttons, errors, labels."""
+
+    strings: Mapping[str, str]
+    groups: Mapping[str, str]
+
+    def __getitem__(self, key: str) -> str:
+        return self.strings[key]
+
+
+@dataclass(frozen=True, slots=True)
+class Catalog:
+    """All flows and phrases, validated together."""
+
+    flows: Mapping[str, Flow]
+    phrases: Mapping[str, Mapping[str, FlowPhrases]]
+    common: Mapping[str, CommonPhrases]
+    default_lang: str = "en"
+
+    def groups(self) -> list[str]:
+        """Menu groups in the order their first flow appears."""
+        seen: list[str] = []
+        for flow in self.ordered_flows():
+            if flow.group not in seen:
+                seen.append(flow.group)
+        return seen
+
+    def ordered_flows(self, group: str | None = None) -> list[Flow]:
+        """Flows sorted by their `order`, then id, optionally within one group."""
+        flows = [f for f in self.flows.values() if group is None or f.group == group]
+        return sorted(flows, key=lambda f: (f.order, f.id))
