@@ -92,12 +92,13 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Run the Telegram bot."""
-    from bot.telegram_app import run_bot
-
     catalog = _load()
     if catalog is None:
         return 1
-    return run_bot(catalog, args)
+    from bot.telegram_app import run_bot
+
+    code: int = run_bot(catalog, args)
+    return code
 
 
 def build_parser() -> argparse.ArgumentParser:

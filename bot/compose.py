@@ -33,6 +33,7 @@ class ComposedMessage:
     body: str
     subject: str | None = None
     max_length: int = 2000
+    decision: bool = False
 
     @property
     def text(self) -> str:
@@ -92,7 +93,7 @@ def render_message(template: MessageTemplate, answers: Answers, wording: int) ->
         body = f"{body}{JOINERS[part.join]}{text}" if body else text
     subject = render_part(template.subject, answers, wording) if template.subject else None
     limit = template.max_length or KIND_LIMITS[template.kind]
-    return ComposedMessage(template.kind, body, subject, limit)
+    return ComposedMessage(template.kind, body, subject, limit, template.decision)
 
 
 def choose_advice(

@@ -12,7 +12,7 @@ from typing import TextIO
 from bot.compose import ComposedResult
 from bot.engine import fill_common
 from bot.events import Back, Event, Restart, Start, Text, decode
-from bot.model import CommonPhrases
+from bot.model import KEEP, SKIP, CommonPhrases
 from bot.replies import Button, MenuReply, Notice, QuestionReply, Reply, ResultReply
 from bot.service import ChatService
 
@@ -100,6 +100,11 @@ class ConsoleChat:
             return None
         if word.lower() in WORDS:
             return WORDS[word.lower()]
+        if word.lower() in ("skip", "keep"):
+            suffix = SKIP if word.lower() == "skip" else KEEP
+            for button in self.buttons:
+                if button.data.endswith(f":{suffix}"):
+                    return decode(button.data)
         if word.isdigit() and 1 <= int(word) <= len(self.buttons):
             event = decode(self.buttons[int(word) - 1].data)
             if event is not None:
@@ -109,7 +114,10 @@ class ConsoleChat:
     async def run(self, lines: TextIO) -> int:
         """Chat until `quit` or the end of input."""
         self.say(self.common["welcome"])
-        self.say("Type a number to choose; 'back', 'restart', 'menu' or 'quit' at any time.")
+        self.say(
+            "Type a number to choose (or the option's name); 'skip', 'back', 'restart', "
+            "'menu' or 'quit' at any time."
+        )
         conv = await self.service.current(self.chat_id)
         self.show(self.service.engine.current(conv))
         while True:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 
 from bot.compose import compose_result
 from bot.conversation import Conversation
+from bot.drafts import check_message
 from bot.events import (
     Another,
     Back,
@@ -29,8 +30,9 @@ from bot.events import (
 from bot.model import KEEP, SKIP, Catalog, CommonPhrases, Flow, FlowPhrases, State
 from bot.replies import Button, MenuReply, Notice, QuestionReply, Reply, ResultReply
 
-# Bidirectional overrides and isolates can make a name display as something else.
-_BIDI_CONTROLS = {chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))}
+# Joiners that shape emoji and some scripts; every other invisible format character goes,
+# since bidirectional overrides can make a name display as something else.
+_KEPT_FORMAT = {"\u200c", "\u200d"}
 _SPACES = re.compile(r"\s+")
 LABEL_VALUE_LIMIT = 32
 REVISABLE_SLOTS = ("tone", "channel")
@@ -59,7 +61,7 @@ def clean_text(text: str) -> str:
     kept = (
         ch
         for ch in text
-        if ch not in _BIDI_CONTROLS and (unicodedata.category(ch) != "Cc" or ch in "\t\n\r")
+        if unicodedata.category(ch) not in ("Cc", "Cf") or ch in _KEPT_FORMAT or ch in "\t\n\r"
     )
     return _SPACES.sub(" ", "".join(kept)).strip()
 
@@ -150,9 +152,27 @@ class Engine:
                 return self._menu(replace(conv, group=""))
             case Start(None) | Restart() | Back():
                 return self._menu(self._fresh(conv))
+            case Text(text):
+                picked = self._menu_pick(conv, clean_text(text).casefold())
+                if picked is not None:
+                    return self._at_menu(conv, picked)
         common = self._common(conv)
         reply = self._menu_reply(conv)
         return Outcome(conv, (Notice(common["not_in_flow"]), reply), changed=False)
+
+    def _menu_pick(self, conv: Conversation, typed: str) -> Event | None:
+        """A situation or group named by its id or label, for people who type."""
+        common = self._common(conv)
+        by_lang = (
+            self.catalog.phrases.get(conv.lang) or self.catalog.phrases[self.catalog.default_lang]
+        )
+        for flow in self.catalog.ordered_flows():
+            if typed in (flow.id, by_lang[flow.id].title.casefold()):
+                return Start(flow.id)
+        for group in self.catalog.groups():
+            if typed in (group, common.groups.get(group, group).casefold()):
+                return OpenGroup(group)
+        return None
 
     def _menu(self, conv: Conversation) -> Outcome:
         return Outcome(conv, (self._menu_reply(conv),))
@@ -373,4 +393,9 @@ class Engine:
                 Button(common["menu"], encode(Start())),
             )
         )
-        return ResultReply(flow.id, phrases.title, result, tuple(rows), conv.wording)
+        problems = tuple(
+            f"{flow.id}/{message.kind}: {problem}"
+            for message in result.messages
+            for problem in check_message(message, conv.answers, common.decision_words)
+        )
+        return ResultReply(flow.id, phrases.title, result, tuple(rows), conv.wording, problems)

@@ -51,6 +51,9 @@ def draw(flow: Flow, output: Path) -> None:
     """Write the diagram; the suffix picks the format (.svg, .png with graphviz; else mermaid)."""
     suffix = output.suffix.lower().lstrip(".")
     if suffix in ("svg", "png", "pdf"):
+        # transitions quietly falls back to another engine when graphviz is missing.
+        import graphviz  # noqa: F401
+
         _, model = _graph_machine(flow, "graphviz")
         model.get_graph().draw(str(output), format=suffix, prog="dot")  # type: ignore[attr-defined]
         return

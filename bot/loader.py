@@ -6,6 +6,7 @@ fires), so every check happens here, at load time, and each problem names `file:
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -113,8 +114,9 @@ class _Report:
 
 
 def default_content_root() -> Path:
-    """The folder holding `flows/` and `phrases/`: the project checkout by default."""
-    return Path(__file__).resolve().parent.parent
+    """The folder holding `flows/` and `phrases/`: $DOORAJAR_CONTENT, else this checkout."""
+    configured = os.environ.get("DOORAJAR_CONTENT")
+    return Path(configured) if configured else Path(__file__).resolve().parent.parent
 
 
 def _display(path: Path) -> str:
@@ -479,7 +481,8 @@ def _parse_messages(
         if not isinstance(item, YamlMap):
             report.add(item_line, "a message must be a mapping with kind and parts")
             continue
-        _check_keys(item, {"kind", "when", "subject", "parts", "max_length"}, "a message", report)
+        allowed = {"kind", "when", "subject", "parts", "max_length", "decision"}
+        _check_keys(item, allowed, "a message", report)
         kind = item.get("kind")
         if kind not in MESSAGE_KINDS:
             report.add(
@@ -508,7 +511,10 @@ def _parse_messages(
         ):
             report.add(item.line_of("max_length"), "'max_length' must be a whole number")
             max_length = None
-        messages.append(MessageTemplate(kind, condition, tuple(parts), subject, max_length))
+        decision = _flag(item, "decision", report)
+        messages.append(
+            MessageTemplate(kind, condition, tuple(parts), subject, max_length, decision)
+        )
     return tuple(messages)
 
 
@@ -648,9 +654,14 @@ def parse_common(path: Path, groups: set[str], report: _Report) -> CommonPhrases
     for group in sorted(groups):
         if not isinstance(labels.get(group), str):
             report.add(labels.line, f"missing label for menu group '{group}'")
+    words = data.get("decision_words")
+    if not isinstance(words, list) or not all(isinstance(w, str) for w in words) or not words:
+        report.add(data.line_of("decision_words"), "'decision_words' must be a list of phrases")
+        words = []
     return CommonPhrases(
         strings={k: str(v).strip() for k, v in strings.items()},
         groups={k: str(v).strip() for k, v in labels.items()},
+        decision_words=tuple(w.casefold() for w in words),
     )
 
 

@@ -88,6 +88,7 @@ class MessageTemplate:
     parts: tuple[Part, ...]
     subject: Part | None = None
     max_length: int | None = None
+    decision: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +131,7 @@ class CommonPhrases:
 
     strings: Mapping[str, str]
     groups: Mapping[str, str]
+    decision_words: tuple[str, ...] = ()
 
     def __getitem__(self, key: str) -> str:
         return self.strings[key]

@@ -52,6 +52,7 @@ class ResultReply:
     result: ComposedResult
     actions: tuple[tuple[Button, ...], ...]
     wording: int = 0
+    draft_problems: tuple[str, ...] = ()
 
 
 Reply = Notice | QuestionReply | MenuReply | ResultReply
