@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture(scope="session")
 def catalog() -> Catalog:
     """The project's own flows and phrases, loaded once."""
-    return load_catalog([ROOT])
+    return load_catalog([default_content_root()])
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,8 @@ from bot.engine import Engine
 from bot.model import Catalog
 from bot.stories import load_story_files, run_story, walk
 
-STORIES = list(load_story_files(Path(__file__).parent / "stories"))
+STORY_DIR = Path(os.environ.get("DOORAJAR_STORIES") or Path(__file__).parent / "stories")
+STORIES = list(load_story_files(STORY_DIR))
 WALKS = int(os.environ.get("DOORAJAR_WALKS", "150"))
 
 

@@ -1,0 +1,57 @@
+"""Content rules: every seed idea is covered, and no phrase copies the seed or the guide."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from bot.loader import SEED_UNITS, default_content_root
+from bot.model import Catalog
+
+SHARED = default_content_root().parent / "shared"
+SHINGLE = 8
+
+
+def covered_units(catalog: Catalog) -> dict[int, list[str]]:
+    """Seed unit -> the flows whose phrases or advice name it."""
+    units: dict[int, list[str]] = {}
+    for by_flow in catalog.phrases.values():
+        for flow_id, phrases in by_flow.items():
+            seeds: list[int] = [u for item in phrases.advice for u in item.seed]
+            for message in phrases.messages:
+                parts = [*message.parts, *([message.subject] if message.subject else [])]
+                seeds += [u for part in parts for v in part.variants for u in v.seed]
+            for unit in seeds:
+                units.setdefault(unit, []).append(flow_id)
+    return units
+
+
+def test_every_seed_unit_is_covered(catalog: Catalog) -> None:
+    units = covered_units(catalog)
+    missing = [unit for unit in SEED_UNITS if unit not in units]
+    print(f"seed coverage: {len(SEED_UNITS) - len(missing)} of {len(SEED_UNITS)} units covered")
+    assert missing == []
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9']+", text.lower())
+
+
+def _shingles(words: list[str]) -> set[tuple[str, ...]]:
+    return {tuple(words[i : i + SHINGLE]) for i in range(len(words) - SHINGLE + 1)}
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason="../shared (seed and content guide) not present")
+def test_no_phrase_repeats_the_seed_or_the_guide_word_for_word() -> None:
+    sources = [*(SHARED / "seed").glob("*.txt"), SHARED / "CONTENT.md"]
+    known: set[tuple[str, ...]] = set()
+    for source in sources:
+        known |= _shingles(_words(source.read_text(errors="ignore")))
+    copies = []
+    for path in sorted((default_content_root() / "phrases").rglob("*.yaml")):
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if _shingles(_words(line)) & known:
+                copies.append(f"{path.name}:{number}: {line.strip()[:80]}")
+    assert copies == []
