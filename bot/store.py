@@ -211,10 +211,14 @@ def default_sqlite_path() -> Path:
 
 
 def open_store(spec: str | None) -> ConversationStore:
-    """A store from a setting: `memory`, `sqlite:///path` or a bare path."""
+    """A store from a setting: `memory`, `sqlite:///path`, a bare path, or a redis:// URL."""
     if not spec:
         return SqliteStore(default_sqlite_path())
     if spec == "memory":
         return MemoryStore()
+    if spec.startswith(("redis://", "rediss://", "unix://")):
+        from bot.redis_store import RedisStore
+
+        return RedisStore.from_url(spec)
     # sqlite:///abs/path.db and sqlite://relative.db, as in SQLAlchemy URLs
     return SqliteStore(spec.removeprefix("sqlite://"))

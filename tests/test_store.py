@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
 from bot.conversation import Conversation
+from bot.redis_store import RedisStore
 from bot.store import ConversationStore, MemoryStore, SqliteStore, StoreUnavailable, open_store
+from tests.redis_server import free_port, redis_server
 from tests.store_contract import StoreContract
 
 
@@ -55,3 +58,27 @@ async def test_open_store_understands_the_settings(tmp_path: Path) -> None:
         store = open_store(spec)
         assert isinstance(store, SqliteStore)
         await store.close()
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A redis-server for this module's tests."""
+    with redis_server(tmp_path_factory.mktemp("redis")) as url:
+        yield url
+
+
+class TestRedisStore(StoreContract):
+    @pytest.fixture
+    async def store(self, redis_url: str) -> AsyncIterator[ConversationStore]:
+        store = RedisStore.from_url(redis_url, prefix=f"test{uuid.uuid4().hex[:8]}")
+        yield store
+        await store.close()
+
+
+async def test_redis_store_down_is_store_unavailable() -> None:
+    store = RedisStore.from_url(f"redis://127.0.0.1:{free_port()}/0")
+    with pytest.raises(StoreUnavailable):
+        await store.load("1")
+    with pytest.raises(StoreUnavailable):
+        await store.save(Conversation(chat_id="1"))
+    await store.close()
