@@ -1,0 +1,474 @@
+"""A small fake of the Telegram Bot API, and a fake user who chats with the bot through it.
+
+`FakeTelegram` answers Bot API methods the way Telegram does (a `{"ok": ..., "result": ...}`
+body, realistic `Message` dicts, 400 errors for what Telegram refuses) and remembers every call
+and every message in every chat, including edits. It is served two ways:
+
+* `RecordingRequest`, a `telegram.request.BaseRequest` for in-process tests;
+* `FakeBotApiServer`, a stdlib HTTP server on 127.0.0.1 for tests that run `doorajar run` as a
+  subprocess (pointed at it with TELEGRAM_API_BASE_URL), with long-polling `getUpdates`.
+
+`FakeUser` writes the updates a Telegram client would send: text, commands, stickers, button
+taps (found by the button's label) and inline queries.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl
+
+from telegram._utils.defaultvalue import DEFAULT_NONE
+from telegram._utils.types import ODVInput
+from telegram.request import BaseRequest, RequestData
+
+TOKEN = "123:TEST"
+BOT_USER: dict[str, Any] = {
+    "id": 123,
+    "is_bot": True,
+    "first_name": "Doorajar",
+    "username": "doorajar_test_bot",
+    "can_join_groups": False,
+    "can_read_all_group_messages": False,
+    "supports_inline_queries": True,
+}
+MESSAGE_LIMIT = 4096
+CALLBACK_DATA_LIMIT = 64
+LONG_POLL_CAP = 1.0  # seconds; Telegram may return early too, and it keeps shutdowns quick
+INT_FIELDS = {"chat_id", "message_id", "offset", "limit", "timeout", "cache_time"}
+JSON_FIELDS = {"reply_markup", "results", "commands", "allowed_updates", "button", "is_personal"}
+COMMAND_RE = re.compile(r"[a-z0-9_]{1,32}")
+
+
+class ApiError(Exception):
+    """A Bot API error answer: HTTP status and Telegram's description."""
+
+    def __init__(self, status: int, description: str) -> None:
+        super().__init__(description)
+        self.status = status
+        self.description = description
+
+
+@dataclass
+class Call:
+    """One Bot API call the bot made."""
+
+    method: str
+    params: dict[str, Any]
+
+
+class FakeTelegram:
+    """The Bot API's state: calls received, messages per chat, updates waiting to be fetched.
+
+    Safe to use from the HTTP server's threads and the test's thread at once.
+    """
+
+    def __init__(self, token: str = TOKEN) -> None:
+        self.token = token
+        self.calls: list[Call] = []
+        self.messages: dict[tuple[int, int], dict[str, Any]] = {}
+        self.pending: list[dict[str, Any]] = []
+        self.webhook: dict[str, Any] = {"url": ""}
+        self.commands: list[dict[str, Any]] = []
+        self._message_ids = itertools.count(1)
+        self._update_ids = itertools.count(1000)
+        self._answered: set[str] = set()
+        self._cond = threading.Condition()
+
+    # -- for tests --------------------------------------------------------------------------
+
+    def next_update_id(self) -> int:
+        """A fresh update id, increasing like Telegram's."""
+        with self._cond:
+            return next(self._update_ids)
+
+    def push(self, update: dict[str, Any]) -> None:
+        """Queue an update for `getUpdates` (long polling)."""
+        with self._cond:
+            self.pending.append(update)
+            self._cond.notify_all()
+
+    def mark(self) -> int:
+        """A position in the call log, to look at what the bot did after it."""
+        with self._cond:
+            return len(self.calls)
+
+    def calls_since(self, mark: int, method: str | None = None) -> list[Call]:
+        """Calls made after `mark`, optionally of one method."""
+        with self._cond:
+            calls = self.calls[mark:]
+        return [call for call in calls if method is None or call.method == method]
+
+    def wait_for(self, condition: Callable[[], bool], timeout: float = 10.0) -> None:
+        """Block until `condition()` holds (checked after every call); fail after `timeout`."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while not condition():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    calls = ", ".join(call.method for call in self.calls[-12:])
+                    raise TimeoutError(f"the bot did not do it in {timeout} s; last: {calls}")
+                self._cond.wait(min(left, 0.1))
+
+    def chat_messages(self, chat_id: int) -> list[dict[str, Any]]:
+        """Every message in a chat (both sides), in order, as they read now."""
+        with self._cond:
+            found = [msg for (chat, _), msg in self.messages.items() if chat == chat_id]
+        return sorted(found, key=lambda msg: msg["message_id"])
+
+    def add_user_message(self, message: dict[str, Any]) -> dict[str, Any]:
+        """Give a message the user sends its id and remember it as part of the chat."""
+        with self._cond:
+            message["message_id"] = next(self._message_ids)
+            self.messages[(message["chat"]["id"], message["message_id"])] = message
+        return message
+
+    # -- the API ----------------------------------------------------------------------------
+
+    def handle(self, method: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """Answer one Bot API call: HTTP status and JSON body."""
+        if method != "getUpdates":
+            with self._cond:
+                self.calls.append(Call(method, params))
+                self._cond.notify_all()
+        handler = getattr(self, f"api_{method.lower()}", None)
+        if handler is None:
+            return 404, {"ok": False, "error_code": 404, "description": "Not Found"}
+        try:
+            result = handler(params)
+        except ApiError as exc:
+            return exc.status, {
+                "ok": False,
+                "error_code": exc.status,
+                "description": exc.description,
+            }
+        return 200, {"ok": True, "result": result}
+
+    def api_getme(self, params: dict[str, Any]) -> Any:
+        return BOT_USER
+
+    def api_getupdates(self, params: dict[str, Any]) -> Any:
+        offset = int(params.get("offset") or 0)
+        limit = int(params.get("limit") or 100)
+        wait = min(float(params.get("timeout") or 0), LONG_POLL_CAP)
+        deadline = time.monotonic() + wait
+        with self._cond:
+            self.calls.append(Call("getUpdates", params))
+            self._cond.notify_all()
+            while True:
+                if offset:  # confirms every update before it, as on Telegram
+                    self.pending = [u for u in self.pending if u["update_id"] >= offset]
+                if self.pending or time.monotonic() >= deadline:
+                    return self.pending[:limit]
+                self._cond.wait(max(0.0, min(deadline - time.monotonic(), 0.1)))
+
+    def _check_text(self, text: Any) -> str:
+        if not isinstance(text, str) or not text.strip():
+            raise ApiError(400, "Bad Request: message text is empty")
+        if len(text) > MESSAGE_LIMIT:
+            raise ApiError(400, "Bad Request: message is too long")
+        return text
+
+    def _check_markup(self, markup: Any) -> dict[str, Any] | None:
+        if markup is None:
+            return None
+        for row in markup.get("inline_keyboard", []):
+            for button in row:
+                data = button.get("callback_data")
+                if data is not None and not 1 <= len(data.encode()) <= CALLBACK_DATA_LIMIT:
+                    raise ApiError(400, "Bad Request: BUTTON_DATA_INVALID")
+                if not button.get("text"):
+                    raise ApiError(400, "Bad Request: text buttons are unallowed")
+        return dict(markup)
+
+    def api_sendmessage(self, params: dict[str, Any]) -> Any:
+        chat_id = int(params["chat_id"])
+        message: dict[str, Any] = {
+            "date": int(time.time()),
+            "chat": private_chat(chat_id),
+            "from": BOT_USER,
+            "text": self._check_text(params.get("text")),
+        }
+        markup = self._check_markup(params.get("reply_markup"))
+        if markup:
+            message["reply_markup"] = markup
+        with self._cond:
+            message["message_id"] = next(self._message_ids)
+            self.messages[(chat_id, message["message_id"])] = message
+        return message
+
+    def _bot_message(self, params: dict[str, Any]) -> dict[str, Any]:
+        key = (int(params["chat_id"]), int(params["message_id"]))
+        message = self.messages.get(key)
+        if message is None or message["from"]["id"] != BOT_USER["id"]:
+            raise ApiError(400, "Bad Request: message to edit not found")
+        return message
+
+    def api_editmessagetext(self, params: dict[str, Any]) -> Any:
+        with self._cond:
+            message = self._bot_message(params)
+            text = self._check_text(params.get("text"))
+            markup = self._check_markup(params.get("reply_markup"))
+            if text == message["text"] and markup == message.get("reply_markup"):
+                raise ApiError(400, "Bad Request: message is not modified")
+            message["text"] = text
+            message.pop("reply_markup", None)
+            if markup:
+                message["reply_markup"] = markup
+            message["edit_date"] = int(time.time())
+            return dict(message)
+
+    def api_editmessagereplymarkup(self, params: dict[str, Any]) -> Any:
+        with self._cond:
+            message = self._bot_message(params)
+            message.pop("reply_markup", None)
+            markup = self._check_markup(params.get("reply_markup"))
+            if markup:
+                message["reply_markup"] = markup
+            return dict(message)
+
+    def api_answercallbackquery(self, params: dict[str, Any]) -> Any:
+        query_id = str(params["callback_query_id"])
+        with self._cond:
+            if query_id in self._answered:
+                raise ApiError(400, "Bad Request: query is too old and response timeout expired")
+            self._answered.add(query_id)
+        return True
+
+    def api_answerinlinequery(self, params: dict[str, Any]) -> Any:
+        results = params.get("results") or []
+        ids = [result["id"] for result in results]
+        if len(ids) > 50 or len(set(ids)) != len(ids):
+            raise ApiError(400, "Bad Request: RESULT_ID_DUPLICATE")
+        for result in results:
+            self._check_text(result["input_message_content"]["message_text"])
+        return True
+
+    def api_setmycommands(self, params: dict[str, Any]) -> Any:
+        commands = params.get("commands") or []
+        for command in commands:
+            if not COMMAND_RE.fullmatch(command["command"]):
+                raise ApiError(400, "Bad Request: BOT_COMMAND_INVALID")
+            if not 1 <= len(command["description"]) <= 256:
+                raise ApiError(400, "Bad Request: BOT_COMMAND_DESCRIPTION_INVALID")
+        self.commands = commands
+        return True
+
+    def api_setwebhook(self, params: dict[str, Any]) -> Any:
+        self.webhook = {"url": params.get("url", ""), "secret": params.get("secret_token")}
+        return True
+
+    def api_deletewebhook(self, params: dict[str, Any]) -> Any:
+        self.webhook = {"url": ""}
+        return True
+
+    def api_getwebhookinfo(self, params: dict[str, Any]) -> Any:
+        url = self.webhook.get("url", "")
+        return {"url": url, "has_custom_certificate": False, "pending_update_count": 0}
+
+    def api_close(self, params: dict[str, Any]) -> Any:
+        return True
+
+    def api_logout(self, params: dict[str, Any]) -> Any:
+        return True
+
+
+def private_chat(chat_id: int) -> dict[str, Any]:
+    """The chat object of a private chat with the fake user."""
+    return {"id": chat_id, "type": "private", "first_name": "Ada"}
+
+
+def decode_params(pairs: list[tuple[str, str]]) -> dict[str, Any]:
+    """Form fields as the bot sent them: JSON-encoded objects and numbers decoded."""
+    params: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in INT_FIELDS and re.fullmatch(r"-?\d+", value):
+            params[key] = int(value)
+        elif key in JSON_FIELDS:
+            params[key] = json.loads(value)
+        else:
+            params[key] = value
+    return params
+
+
+class RecordingRequest(BaseRequest):
+    """The HTTP layer of an in-process bot: every call goes straight to a `FakeTelegram`."""
+
+    def __init__(self, api: FakeTelegram) -> None:
+        self.api = api
+
+    @property
+    def read_timeout(self) -> float | None:
+        return 1.0
+
+    async def initialize(self) -> None:
+        return None
+
+    async def shutdown(self) -> None:
+        return None
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: ODVInput[float] = DEFAULT_NONE,
+        write_timeout: ODVInput[float] = DEFAULT_NONE,
+        connect_timeout: ODVInput[float] = DEFAULT_NONE,
+        pool_timeout: ODVInput[float] = DEFAULT_NONE,
+    ) -> tuple[int, bytes]:
+        params = request_data.json_parameters if request_data else {}
+        status, body = self.api.handle(url.rsplit("/", 1)[-1], decode_params(list(params.items())))
+        return status, json.dumps(body).encode()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: FakeBotApiServer
+
+    def do_POST(self) -> None:
+        self._serve()
+
+    def do_GET(self) -> None:
+        self._serve()
+
+    def _serve(self) -> None:
+        api = self.server.api
+        path, _, query = self.path.partition("?")
+        match = re.fullmatch(r"/bot([^/]+)/(\w+)", path)
+        if match is None:
+            return self._reply(404, {"ok": False, "error_code": 404, "description": "Not Found"})
+        if match.group(1) != api.token:
+            return self._reply(401, {"ok": False, "error_code": 401, "description": "Unauthorized"})
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length).decode() if length else ""
+        if self.headers.get("Content-Type", "").startswith("application/json"):
+            raw = json.loads(body or "{}")
+            pairs = [(k, v if isinstance(v, str) else json.dumps(v)) for k, v in raw.items()]
+        else:
+            pairs = parse_qsl(query) + parse_qsl(body)
+        status, answer = api.handle(match.group(2), decode_params(pairs))
+        self._reply(status, answer)
+
+    def _reply(self, status: int, body: dict[str, Any]) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return None
+
+
+class FakeBotApiServer(ThreadingHTTPServer):
+    """`FakeTelegram` over HTTP on 127.0.0.1 and a free port, served from a thread."""
+
+    daemon_threads = True
+
+    def __init__(self, api: FakeTelegram) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.api = api
+        self._thread = threading.Thread(target=self.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        """What to put in TELEGRAM_API_BASE_URL."""
+        return f"http://127.0.0.1:{self.server_address[1]}/bot"
+
+    def __enter__(self) -> FakeBotApiServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+        self.server_close()
+
+
+class FakeUser:
+    """A Telegram user in a private chat with the bot: writes the updates a client sends."""
+
+    def __init__(self, api: FakeTelegram, user_id: int = 42, first_name: str = "Ada") -> None:
+        self.api = api
+        self.id = user_id
+        self.user = {
+            "id": user_id,
+            "is_bot": False,
+            "first_name": first_name,
+            "language_code": "en",
+        }
+        self._query_ids = itertools.count(1)
+
+    def _message(self, **fields: Any) -> dict[str, Any]:
+        message = {"date": int(time.time()), "chat": private_chat(self.id), "from": self.user}
+        message.update(fields)
+        self.api.add_user_message(message)
+        return {"update_id": self.api.next_update_id(), "message": message}
+
+    def text(self, text: str) -> dict[str, Any]:
+        """An update for a typed message; a leading /command is marked as Telegram does."""
+        entities = []
+        command = re.match(r"/\w+(@\w+)?", text)
+        if command:
+            entities = [{"type": "bot_command", "offset": 0, "length": command.end()}]
+        return self._message(text=text, entities=entities) if entities else self._message(text=text)
+
+    def sticker(self) -> dict[str, Any]:
+        """An update for a sticker."""
+        sticker = {
+            "file_id": "CAACAgIAAxkBAAEBsticker",
+            "file_unique_id": "AgADsticker",
+            "type": "regular",
+            "width": 512,
+            "height": 512,
+            "is_animated": False,
+            "is_video": False,
+            "emoji": "👍",
+        }
+        return self._message(sticker=sticker)
+
+    def bot_messages(self) -> list[dict[str, Any]]:
+        """The bot's messages in this chat, in order, as they read now."""
+        return [m for m in self.api.chat_messages(self.id) if m["from"]["id"] == BOT_USER["id"]]
+
+    def buttons(self) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+        """(message, button) for every button in the chat, newest message first."""
+        for message in reversed(self.bot_messages()):
+            for row in message.get("reply_markup", {}).get("inline_keyboard", []):
+                for button in row:
+                    yield message, button
+
+    def tap(self, label: str) -> dict[str, Any]:
+        """An update for tapping the newest button whose label is `label` (or `✓ label`)."""
+        for message, button in self.buttons():
+            if button["text"] in (label, f"✓ {label}") and "callback_data" in button:
+                return self.tap_data(message, button["callback_data"])
+        raise LookupError(f"no button {label!r} in the chat")
+
+    def tap_data(self, message: dict[str, Any], data: str) -> dict[str, Any]:
+        """An update for a tap on `message` sending `data` (a client can send any data)."""
+        query = {
+            "id": f"{self.id}-{next(self._query_ids)}",
+            "from": self.user,
+            "message": message,
+            "chat_instance": "-7000",
+            "data": data,
+        }
+        return {"update_id": self.api.next_update_id(), "callback_query": query}
+
+    def inline(self, text: str = "") -> dict[str, Any]:
+        """An update for typing `@bot text` in some chat."""
+        query = {
+            "id": f"iq-{next(self._query_ids)}",
+            "from": self.user,
+            "query": text,
+            "offset": "",
+        }
+        return {"update_id": self.api.next_update_id(), "inline_query": query}
