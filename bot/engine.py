@@ -8,6 +8,7 @@ and reads the new state, so nothing per user lives in memory between updates.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass, replace
@@ -217,20 +218,41 @@ class Engine:
         state = flow.states[conv.state]
         if state.end:
             return self._result_reply(conv, flow)
-        common = self._common(conv)
-        question = self._phrases(conv).questions[state.name]
+        base = self._plain_question(conv.lang, flow.id, state.name)
         previous = conv.answers.get(state.slot)
         if previous is None and state.remember:
             previous = conv.remembered.get(state.slot) or None
-        rows: list[tuple[Button, ...]] = []
-        for option in state.options:
-            label = question.options[option]
-            if option == previous:
-                label = f"✓ {label}"
-            rows.append((Button(label, encode(Choose(state.name, option))),))
-        if state.ask == "text" and previous:
+        if not previous:
+            return base if problem is None else replace(base, problem=problem)
+        common = self._common(conv)
+        question = self._phrases(conv).questions[state.name]
+        rows = list(base.buttons)
+        if previous in state.options:
+            index = state.options.index(previous)
+            (button,) = rows[index]
+            rows[index] = (Button(f"✓ {button.label}", button.data),)
+        elif state.ask == "text":
             keep = fill_common(common["keep"], value=_short(previous))
-            rows.append((Button(keep, encode(Choose(state.name, KEEP))),))
+            rows.insert(len(state.options), (Button(keep, encode(Choose(state.name, KEEP))),))
+        return replace(
+            base,
+            buttons=tuple(rows),
+            previous=question.options.get(previous, previous),
+            problem=problem,
+        )
+
+    @functools.lru_cache(maxsize=4096)  # noqa: B019 - one engine per process, bounded by content
+    def _plain_question(self, lang: str, flow_id: str, state_name: str) -> QuestionReply:
+        """A question as asked the first time: built once per language and state."""
+        flow = self.catalog.flows[flow_id]
+        state = flow.states[state_name]
+        conv = Conversation(chat_id="", flow=flow_id, lang=lang)
+        common = self._common(conv)
+        question = self._phrases(conv).questions[state.name]
+        rows: list[tuple[Button, ...]] = [
+            (Button(question.options[option], encode(Choose(state.name, option))),)
+            for option in state.options
+        ]
         if state.optional:
             label = question.skip or common["skip"]
             rows.append((Button(label, encode(Choose(state.name, SKIP))),))
@@ -240,9 +262,6 @@ class Engine:
                 Button(common["restart"], encode(Restart())),
             )
         )
-        shown_previous = None
-        if previous:
-            shown_previous = question.options.get(previous, previous)
         text = question.text if not question.hint else f"{question.text}\n\n{question.hint}"
         return QuestionReply(
             flow=flow.id,
@@ -250,8 +269,6 @@ class Engine:
             text=text,
             buttons=tuple(rows),
             accepts_text=state.ask == "text",
-            previous=shown_previous,
-            problem=problem,
         )
 
     def _stale(self, conv: Conversation) -> Outcome:

@@ -320,6 +320,24 @@ def _check_graph(flow: Flow, report: _Report) -> None:
             report.add(state.line, f"state '{name}' cannot reach an end state")
 
 
+def _branches_for(state: State, trigger: str) -> list[Branch]:
+    """The branches a trigger can take, in order; a branch decided by the trigger alone is
+    resolved here, so firing it tests no condition at run time."""
+    kept: list[Branch] = []
+    for branch in state.next:
+        condition = branch.condition
+        own_slot_only = not condition.alternatives and all(
+            test.slot == state.slot for test in condition.tests
+        )
+        if condition is ALWAYS or (own_slot_only and state.ask == "choice"):
+            if condition.holds({state.slot: trigger}):
+                kept.append(Branch(branch.target))
+                break
+            continue
+        kept.append(branch)
+    return kept
+
+
 def build_machine(flow: Flow) -> Machine:
     """One `transitions.Machine` for the flow; each option id (or `text`) is a trigger."""
     machine = Machine(
@@ -333,7 +351,7 @@ def build_machine(flow: Flow) -> Machine:
         if state.optional:
             triggers.append(SKIP)
         for trigger in triggers:
-            for branch in state.next:
+            for branch in _branches_for(state, trigger):
                 conditions: list[str | Callable[..., bool | None]] = []
                 if branch.condition is not ALWAYS:
                     conditions.append(branch.condition.holds)
