@@ -19,7 +19,11 @@ from telegram import TelegramObject
 REDACTED = "<token>"
 OMITTED = "<omitted>"
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-QUIET_LOGGERS = {"httpx": logging.WARNING, "httpcore": logging.WARNING}
+QUIET_LOGGERS = {
+    "httpx": logging.WARNING,
+    "httpcore": logging.WARNING,
+    "transitions": logging.WARNING,  # two INFO lines per answer otherwise
+}
 CHATTY_LOGGERS = ("telegram", "tornado", "apscheduler")
 
 
