@@ -38,7 +38,8 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--webhook-url",
         default=env("DOORAJAR_WEBHOOK_URL"),
-        help="public HTTPS URL Telegram posts updates to [DOORAJAR_WEBHOOK_URL]",
+        help="public HTTPS URL Telegram posts updates to; the webhook server answers on its "
+        "path [DOORAJAR_WEBHOOK_URL]",
     )
     parser.add_argument(
         "--webhook-secret",
@@ -61,10 +62,12 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
         "--retention-days",
         type=int,
         default=_env_int("DOORAJAR_RETENTION_DAYS", 30),
-        help="delete conversations idle longer than this [DOORAJAR_RETENTION_DAYS, default 30]",
+        help="delete conversations idle longer than this many days, 0 to keep them "
+        "[DOORAJAR_RETENTION_DAYS, default 30]",
     )
     parser.add_argument(
         "--log-level",
         default=env("DOORAJAR_LOG_LEVEL", "INFO"),
-        help="logging level [DOORAJAR_LOG_LEVEL, default INFO]",
+        help="logging level; library logs stay at INFO or above so user text is never logged "
+        "[DOORAJAR_LOG_LEVEL, default INFO]",
     )

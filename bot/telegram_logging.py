@@ -11,6 +11,8 @@ raw update data (an update it could not parse, say) get that data replaced by a 
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -34,6 +36,17 @@ def _is_payload(value: Any) -> bool:
     return isinstance(value, str) and ("{" in value or "\n" in value)
 
 
+def _without_payloads(msg: object, args: Any) -> Any:
+    """Log arguments with update data replaced by a placeholder."""
+    if isinstance(args, tuple):
+        return tuple(OMITTED if _is_payload(arg) else arg for arg in args)
+    if isinstance(args, Mapping):  # logging unpacks a lone dict argument into record.args
+        if re.search(r"%\(\w+\)", str(msg)):
+            return {key: OMITTED if _is_payload(value) else value for key, value in args.items()}
+        return (OMITTED,)
+    return args
+
+
 class RedactSecrets(logging.Filter):
     """Replaces secrets in a record's message and traceback text before it is written.
 
@@ -52,8 +65,8 @@ class RedactSecrets(logging.Filter):
         return text
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.name.startswith("telegram") and isinstance(record.args, tuple):
-            record.args = tuple(OMITTED if _is_payload(arg) else arg for arg in record.args)
+        if record.name.startswith("telegram"):
+            record.args = _without_payloads(record.msg, record.args)
         message = record.getMessage()
         record.msg = self.redact(message)
         record.args = None
@@ -71,7 +84,8 @@ def configure_logging(level: str, *secrets: str) -> None:
     numeric = logging.getLevelName(level.upper())
     if not isinstance(numeric, int):
         numeric = logging.INFO
-    logging.basicConfig(format=LOG_FORMAT, level=numeric, force=True)
+    logging.basicConfig(format=LOG_FORMAT)  # adds a stderr handler unless one exists
+    logging.getLogger().setLevel(numeric)
     redactor = RedactSecrets(*secrets)
     for handler in logging.getLogger().handlers:
         handler.addFilter(redactor)
