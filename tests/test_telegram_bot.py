@@ -26,6 +26,8 @@ COMPANY = "Acme Robotics"
 ROLE = "Platform Engineer"
 RECIPIENT = "Priya"
 NAME = "Zanele Okafor"
+FLOW_TITLE = "Turn down a job offer"
+OFFERS_GROUP = "I have a job offer"
 
 
 class FlakyStore(MemoryStore):
@@ -110,10 +112,23 @@ def method_names(calls: list[Call]) -> list[str]:
     return [call.method for call in calls]
 
 
+def assert_menu(params: dict[str, Any]) -> None:
+    """A main menu: situations, or groups of them once there are several."""
+    shown = labels(params)
+    assert OFFERS_GROUP in shown or FLOW_TITLE in shown, shown
+
+
+async def open_flow(chat: Chat) -> None:
+    """/start, then through the menu (a group first, when there are groups) to the flow."""
+    (menu,) = sent(await chat.say("/start"))
+    if FLOW_TITLE not in labels(menu):
+        await chat.tap(OFFERS_GROUP)
+    await chat.tap(FLOW_TITLE)
+
+
 async def answer_up_to_company(chat: Chat, channel: str = "A phone call, then an email") -> None:
-    await chat.say("/start")
+    await open_flow(chat)
     for label in (
-        "Turn down a job offer",
         "I've decided to decline",
         "I'd rather not say",
         "Mostly the recruiter",
@@ -138,7 +153,7 @@ async def finish_flow(chat: Chat, channel: str = "A phone call, then an email") 
 async def test_start_greets_and_shows_the_situations_as_buttons(chat: Chat) -> None:
     (menu,) = sent(await chat.say("/start"))
     assert menu["text"].startswith(chat.common["welcome"])
-    assert "Turn down a job offer" in labels(menu)
+    assert_menu(menu)
     assert "parse_mode" not in menu
 
 
@@ -158,12 +173,12 @@ async def test_deep_link_start_jumps_straight_into_the_situation(chat: Chat) -> 
 async def test_deep_link_to_an_unknown_situation_explains_and_shows_the_menu(chat: Chat) -> None:
     notice, menu = sent(await chat.say("/start no_such_flow"))
     assert notice["text"] == chat.common["unknown_flow"]
-    assert "Turn down a job offer" in labels(menu)
+    assert_menu(menu)
 
 
 async def test_share_deep_link_opens_the_menu(chat: Chat) -> None:
     (menu,) = sent(await chat.say(f"/start {SHARE_START}"))
-    assert "Turn down a job offer" in labels(menu)
+    assert_menu(menu)
 
 
 async def test_help_explains_and_repeats_the_current_question(chat: Chat) -> None:
@@ -195,7 +210,7 @@ async def test_cancel_stops_and_returns_to_the_menu(chat: Chat) -> None:
     await chat.say("/start decline_offer")
     cancelled, menu = sent(await chat.say("/cancel"))
     assert cancelled["text"] == chat.common["cancelled"]
-    assert "Turn down a job offer" in labels(menu)
+    assert_menu(menu)
     conv = await chat.conversation()
     assert conv is not None and conv.flow == ""
 
