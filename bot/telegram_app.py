@@ -481,7 +481,8 @@ def run_bot(catalog: Catalog, args: argparse.Namespace) -> int:
     if not token:
         print("TELEGRAM_BOT_TOKEN is not set (see .env.example, docs/telegram.md)", file=sys.stderr)
         return 2
-    configure_logging(args.log_level, token, args.webhook_secret or "")
+    store_password = urlparse(args.store or "").password or ""
+    configure_logging(args.log_level, token, args.webhook_secret or "", store_password)
     if args.webhook and (problem := _webhook_problem(args)):
         print(problem, file=sys.stderr)
         return 2

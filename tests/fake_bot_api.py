@@ -81,6 +81,7 @@ class FakeTelegram:
         self._message_ids = itertools.count(1)
         self._update_ids = itertools.count(1000)
         self._answered: set[str] = set()
+        self._faults: dict[str, list[dict[str, Any]]] = {}
         self._cond = threading.Condition()
 
     # -- for tests --------------------------------------------------------------------------
@@ -95,6 +96,14 @@ class FakeTelegram:
         with self._cond:
             self.pending.append(update)
             self._cond.notify_all()
+
+    def fail(self, method: str, status: int, description: str, **parameters: Any) -> None:
+        """Make the next call of `method` fail as Telegram would (429 with retry_after, ...)."""
+        error: dict[str, Any] = {"ok": False, "error_code": status, "description": description}
+        if parameters:
+            error["parameters"] = parameters
+        with self._cond:
+            self._faults.setdefault(method, []).append(error)
 
     def mark(self) -> int:
         """A position in the call log, to look at what the bot did after it."""
@@ -139,6 +148,10 @@ class FakeTelegram:
             with self._cond:
                 self.calls.append(Call(method, params))
                 self._cond.notify_all()
+        with self._cond:
+            fault = self._faults.get(method, []).pop(0) if self._faults.get(method) else None
+        if fault is not None:
+            return int(fault["error_code"]), fault
         handler = getattr(self, f"api_{method.lower()}", None)
         if handler is None:
             return 404, {"ok": False, "error_code": 404, "description": "Not Found"}

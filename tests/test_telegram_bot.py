@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,15 +82,15 @@ class Chat:
         return await self.store.load(str(self.user.id))
 
 
-@pytest.fixture
-async def chat(catalog: Catalog) -> AsyncIterator[Chat]:
+@asynccontextmanager
+async def running_chat(catalog: Catalog, rate_limit: bool = False) -> AsyncIterator[Chat]:
     api = FakeTelegram()
     store = FlakyStore()
     app = build_application(
         ChatService(Engine(catalog), store),
         token=TOKEN,
         request=RecordingRequest(api),
-        rate_limit=False,
+        rate_limit=rate_limit,
         store_retry_delays=(),
     )
     await app.initialize()
@@ -97,6 +98,12 @@ async def chat(catalog: Catalog) -> AsyncIterator[Chat]:
         yield Chat(app, api, FakeUser(api), store, catalog.common["en"])
     finally:
         await app.shutdown()
+
+
+@pytest.fixture
+async def chat(catalog: Catalog) -> AsyncIterator[Chat]:
+    async with running_chat(catalog) as chat:
+        yield chat
 
 
 def sent(calls: list[Call]) -> list[dict[str, Any]]:
@@ -447,3 +454,21 @@ async def test_unexpected_error_is_logged_for_the_operator_and_apologised_for(
     assert "chat=42" in failure.getMessage() and "kind=message" in failure.getMessage()
     assert failure.exc_info is not None
     assert COMPANY not in caplog.text and TOKEN not in caplog.text
+
+
+async def test_inline_query_with_the_store_down_says_sorry(chat: Chat) -> None:
+    chat.store.down = True
+    (answer,) = await chat.send(chat.user.inline())
+    assert answer.params["results"] == []
+    assert answer.params["button"]["text"] == chat.common["sorry_store"]
+
+
+async def test_flood_limit_is_waited_out_and_the_message_still_sent(
+    catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PTB_TIMEDELTA", "1")  # RetryAfter's own deprecation warning, not ours
+    async with running_chat(catalog, rate_limit=True) as chat:
+        chat.api.fail("sendMessage", 429, "Too Many Requests: retry after 1", retry_after=1)
+        calls = await chat.say("/start")
+        assert method_names(calls) == ["sendMessage", "sendMessage"]
+        assert_menu(calls[1].params)
