@@ -196,8 +196,9 @@ class TelegramFrontEnd:
         return self.renderer.render(self.engine.current(conv))
 
     async def _send(self, bot: Bot, chat_id: str, messages: Sequence[Outgoing]) -> None:
+        """Send in order, as plain text: no parse mode, so nothing is read as markup."""
         for message in messages:
-            await bot.send_message(chat_id=chat_id, text=message.text, reply_markup=message.markup)
+            await bot.send_message(int(chat_id), message.text, reply_markup=message.markup)
 
     async def _serve(
         self,
