@@ -52,7 +52,7 @@ from bot.replies import ResultReply
 from bot.service import ChatService
 from bot.store import StoreUnavailable, open_store
 from bot.telegram_logging import configure_logging
-from bot.telegram_render import FORGET_NO, FORGET_YES, Outgoing, Renderer, answered
+from bot.telegram_render import FORGET_NO, FORGET_YES, Outgoing, Renderer
 
 log = logging.getLogger("doorajar.telegram")
 
@@ -368,7 +368,7 @@ class TelegramFrontEnd:
                     if button.callback_data == data:
                         label = button.text
         try:
-            await message.edit_text(answered(message.text, label))
+            await message.edit_text(self.renderer.answered(message.text, label))
         except BadRequest as exc:  # not modified, or too old to edit
             log.debug("chat=%s answer not recorded: %s", message.chat.id, exc)
 

@@ -91,6 +91,10 @@ class Renderer:
     def __init__(self, common: CommonPhrases) -> None:
         self.common = common
 
+    def answered(self, question_text: str, label: str) -> str:
+        """A question once answered: the invitation to type goes, the chosen answer shows."""
+        return answered(question_text.removesuffix(f"\n\n{self.common['type_answer']}"), label)
+
     def text(self, key: str, **values: str | int) -> str:
         """A common phrase with the bot's own values filled in."""
         return fill_common(self.common[key], **values)

@@ -51,6 +51,11 @@ def test_answered_question_shows_the_label_without_the_check_mark() -> None:
     assert answered("Which tone?", "✓ Formal") == "Which tone?\n\n→ Formal"
 
 
+def test_answered_text_question_drops_the_invitation_to_type(renderer: Renderer) -> None:
+    question = f"Your name?\n\n{renderer.common['type_answer']}"
+    assert renderer.answered(question, "Skip") == "Your name?\n\n→ Skip"
+
+
 def test_answered_question_stays_within_the_message_limit() -> None:
     assert len(answered("q" * MESSAGE_LIMIT, "Formal")) == MESSAGE_LIMIT
 
