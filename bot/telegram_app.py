@@ -367,6 +367,8 @@ class TelegramFrontEnd:
                 for button in row:
                     if button.callback_data == data:
                         label = button.text
+        if not label:  # data the message never offered: leave the message as it is
+            return
         try:
             await message.edit_text(self.renderer.answered(message.text, label))
         except BadRequest as exc:  # not modified, or too old to edit
