@@ -147,12 +147,10 @@ class Catalog:
     default_lang: str = "en"
 
     def groups(self) -> list[str]:
-        """Menu groups in the order their first flow appears."""
-        seen: list[str] = []
-        for flow in self.ordered_flows():
-            if flow.group not in seen:
-                seen.append(flow.group)
-        return seen
+        """Menu groups that have situations, in the order `_common.yaml` lists their labels."""
+        used = {flow.group for flow in self.flows.values()}
+        labels = self.common[self.default_lang].groups if self.common else {}
+        return [group for group in labels if group in used] + sorted(used - set(labels))
 
     def ordered_flows(self, group: str | None = None) -> list[Flow]:
         """Flows sorted by their `order`, then id, optionally within one group."""
