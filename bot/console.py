@@ -71,6 +71,9 @@ class ConsoleChat:
 
     def _result(self, reply: ResultReply) -> None:
         self._messages(reply.result)
+        if reply.wordings > 1:
+            label = self.common["wording_label"]
+            self.say(fill_common(label, number=reply.wording_number, total=reply.wordings))
         if reply.result.advice:
             self.say()
             self.say(self.common["advice_heading"])

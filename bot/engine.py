@@ -13,7 +13,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, replace
 
-from bot.compose import compose_result
+from bot.compose import compose_result, wording_count
 from bot.conversation import Conversation
 from bot.drafts import check_message
 from bot.events import (
@@ -415,4 +415,12 @@ class Engine:
             for message in result.messages
             for problem in check_message(message, conv.answers, common.decision_words)
         )
-        return ResultReply(flow.id, phrases.title, result, tuple(rows), conv.wording, problems)
+        return ResultReply(
+            flow.id,
+            phrases.title,
+            result,
+            tuple(rows),
+            conv.wording,
+            problems,
+            wording_count(phrases, conv.answers),
+        )

@@ -53,6 +53,12 @@ class ResultReply:
     actions: tuple[tuple[Button, ...], ...]
     wording: int = 0
     draft_problems: tuple[str, ...] = ()
+    wordings: int = 1
+
+    @property
+    def wording_number(self) -> int:
+        """Which of the `wordings` alternatives this is, counting from 1."""
+        return self.wording % self.wordings + 1
 
 
 Reply = Notice | QuestionReply | MenuReply | ResultReply

@@ -155,6 +155,10 @@ class Renderer:
             lines = [self.text("result_above", labels=labels[0])]
         else:
             lines = [self.text("result_above_many", labels="; ".join(labels))]
+        if reply.wordings > 1:
+            lines.append(
+                self.text("wording_label", number=reply.wording_number, total=reply.wordings)
+            )
         if result.advice:
             lines += ["", self.common["advice_heading"]]
             lines += [

@@ -277,3 +277,14 @@ def test_events_round_trip_through_button_data() -> None:
         Revise("tone"),
     ):
         assert decode(encode(event)) == event
+
+
+def test_result_says_which_wording_it_is(engine: Engine) -> None:
+    conv, first = finish(engine, channel="email")
+    assert first.wordings == 3 and first.wording_number == 1
+    numbers = []
+    for _ in range(3):
+        outcome = engine.handle(conv, Another())
+        conv = outcome.conversation
+        numbers.append(result(outcome).wording_number)
+    assert numbers == [2, 3, 1]
