@@ -7,7 +7,7 @@ test suite, on every path of every flow.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 from bot.compose import ComposedMessage
 from bot.loader import PLACEHOLDER_RE
@@ -40,9 +40,9 @@ UNKIND_WORDS = (
 GREETING_RE = re.compile(r"^(?:dear|hi|hello|hey)\b[^\n]*,\s*\n", re.IGNORECASE)
 
 
-def _mask_user_text(text: str, answers: Mapping[str, str]) -> str:
+def _mask_user_text(text: str, typed: Mapping[str, str]) -> str:
     """The text with every typed answer removed, so only the bot's own words are checked."""
-    for value in sorted((v for v in answers.values() if v), key=len, reverse=True):
+    for value in sorted((v for v in typed.values() if v), key=len, reverse=True):
         text = text.replace(value, " ")
     return text
 
@@ -57,10 +57,16 @@ def check_message(
     message: ComposedMessage,
     answers: Mapping[str, str],
     decision_words: tuple[str, ...] = (),
+    typed_slots: Collection[str] | None = None,
 ) -> list[str]:
-    """Everything wrong with one composed message, as short sentences (empty when fine)."""
+    """Everything wrong with one composed message, as short sentences (empty when fine).
+
+    `typed_slots` names the free-text answers (all answers when None): their values are the
+    user's words, left out of the checks on the bot's own wording.
+    """
     problems: list[str] = []
-    own_words = _mask_user_text(message.text, answers)
+    typed = answers if typed_slots is None else {s: answers.get(s, "") for s in typed_slots}
+    own_words = _mask_user_text(message.text, typed)
     if PLACEHOLDER_RE.search(own_words) or "{" in own_words or "}" in own_words:
         problems.append("a placeholder was left in the text")
     if "[" in own_words or "]" in own_words:
@@ -86,7 +92,7 @@ def check_message(
         if word in lowered:
             problems.append(f"the wording contains '{word}'")
     if message.decision and decision_words:
-        opening = _mask_user_text(first_sentences(message.body), answers).casefold()
+        opening = _mask_user_text(first_sentences(message.body), typed).casefold()
         if not any(word in opening for word in decision_words):
             problems.append("the decision is not stated in the first two sentences")
     return problems

@@ -413,7 +413,9 @@ class Engine:
         problems = tuple(
             f"{flow.id}/{message.kind}: {problem}"
             for message in result.messages
-            for problem in check_message(message, conv.answers, common.decision_words)
+            for problem in check_message(
+                message, conv.answers, common.decision_words, flow.text_slots
+            )
         )
         return ResultReply(
             flow.id,

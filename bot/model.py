@@ -54,6 +54,11 @@ class Flow:
     order: int = 100
     machine: Any = field(default=None, compare=False, repr=False)
 
+    @property
+    def text_slots(self) -> frozenset[str]:
+        """The answers that are typed rather than chosen."""
+        return frozenset(s.slot for s in self.states.values() if s.ask == "text")
+
     def slot_state(self, slot: str) -> State | None:
         """The state that fills `slot`, if any."""
         for state in self.states.values():
