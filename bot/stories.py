@@ -49,6 +49,11 @@ SAMPLE_TEXT: Mapping[str, str] = {
     "deadline": "Friday",
     "date": "Tuesday 14 May",
     "start_date": "1 June",
+    "reply_by": "Thursday",
+    "draw": "the chance to build the new data platform",
+    "appreciated": "the chance to lead the migration project",
+    "last_day": "Friday 28 June",
+    "extra_question": "the on-call rota",
 }
 FALLBACK_TEXT = ("the team's thoughtful interview process", "next Tuesday at 10am", "42", "a")
 
