@@ -53,18 +53,24 @@ class ComposedResult:
 
 
 def fill(template: str, answers: Answers) -> str | None:
-    """Put answers into `{slot}` placeholders; None when any of them is unanswered."""
-    missing = False
+    """Put answers into `{slot}` placeholders; None when any of them is unanswered.
 
-    def value(match: object) -> str:
-        nonlocal missing
-        text = answers.get(match.group(1), "")  # type: ignore[attr-defined]
-        if not text:
-            missing = True
-        return text
-
-    filled = PLACEHOLDER_RE.sub(value, template)
-    return None if missing else filled
+    A typed answer that ends with the punctuation the template puts right after it ("I've
+    been leading a team." + ".") loses its own, so the message never reads "..".
+    """
+    pieces: list[str] = []
+    end = 0
+    for match in PLACEHOLDER_RE.finditer(template):
+        value = answers.get(match.group(1), "")
+        if not value:
+            return None
+        following = template[match.end() : match.end() + 1]
+        if following and following in ".!?,;:" and value[-1] in ".!?,;:":
+            value = value.rstrip(".!?,;:")
+        pieces += [template[end : match.start()], value]
+        end = match.end()
+    pieces.append(template[end:])
+    return "".join(pieces)
 
 
 def render_part(part: Part, answers: Answers, wording: int) -> str | None:
@@ -72,6 +78,8 @@ def render_part(part: Part, answers: Answers, wording: int) -> str | None:
 
     `wording` picks among a variant's alternative texts, so "another wording" cycles them.
     """
+    if not part.condition.holds(answers):
+        return None
     for variant in part.variants:
         if not variant.condition.holds(answers):
             continue

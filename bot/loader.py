@@ -488,6 +488,13 @@ def _parse_part(raw: object, line: int, ctx: _FlowContext, report: _Report) -> P
     else:
         report.add(raw.line, "a part needs 'text' or 'choose'")
         return None
+    # With `choose`, a `when` or `seed` beside it applies to the whole part.
+    part_condition = ALWAYS
+    part_seed: tuple[int, ...] = ()
+    if "choose" in raw:
+        part_condition = _condition(raw.get("when"), raw.line_of("when"), report)
+        _check_condition_slots(part_condition, raw.line_of("when"), ctx.slots, report)
+        part_seed = _seed_units(raw.get("seed"), raw.line_of("seed"), report)
     variants = []
     for item, _ in raw_variants:
         if item is not raw:
@@ -497,8 +504,8 @@ def _parse_part(raw: object, line: int, ctx: _FlowContext, report: _Report) -> P
         condition = _condition(item.get("when"), item.line_of("when"), report)
         _check_condition_slots(condition, item.line_of("when"), ctx.slots, report)
         seed = _seed_units(item.get("seed"), item.line_of("seed"), report)
-        variants.append(Variant(texts, condition, seed))
-    return Part(tuple(variants), join)
+        variants.append(Variant(texts, condition, part_seed + seed))
+    return Part(tuple(variants), join, part_condition)
 
 
 def _seed_units(raw: object, line: int, report: _Report) -> tuple[int, ...]:

@@ -82,6 +82,7 @@ class Part:
 
     variants: tuple[Variant, ...]
     join: Literal["paragraph", "line", "space"] = "paragraph"
+    condition: Condition = ALWAYS
 
 
 @dataclass(frozen=True, slots=True)

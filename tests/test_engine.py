@@ -288,3 +288,12 @@ def test_result_says_which_wording_it_is(engine: Engine) -> None:
         conv = outcome.conversation
         numbers.append(result(outcome).wording_number)
     assert numbers == [2, 3, 1]
+
+
+def test_typed_full_stop_does_not_double_the_templates_own() -> None:
+    from bot.compose import fill
+
+    assert fill("I lead {goal}.", {"goal": "a small team."}) == "I lead a small team."
+    assert fill("Hi {name},", {"name": "Jo!"}) == "Hi Jo,"
+    assert fill("Re: {role} offer", {"role": "Analyst."}) == "Re: Analyst. offer"
+    assert fill("{a} and {b}", {"a": "x"}) is None
