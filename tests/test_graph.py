@@ -23,8 +23,8 @@ def test_mermaid_diagram_has_every_state_and_branch(catalog: Catalog) -> None:
     assert "reason --> negotiated: pay" in text
 
 
-def test_graph_command_writes_markdown(tmp_path: Path) -> None:
-    out = tmp_path / "decline.md"
+def draw(out: Path) -> None:
+    """Run `doorajar graph decline_offer -o out` and expect success."""
     done = subprocess.run(
         [sys.executable, "-m", "bot", "graph", "decline_offer", "-o", str(out)],
         capture_output=True,
@@ -32,6 +32,11 @@ def test_graph_command_writes_markdown(tmp_path: Path) -> None:
         timeout=60,
     )
     assert done.returncode == 0, done.stderr
+
+
+def test_graph_command_writes_markdown(tmp_path: Path) -> None:
+    out = tmp_path / "decline.md"
+    draw(out)
     assert out.read_text().startswith("# decline_offer\n\n```mermaid")
 
 
@@ -41,11 +46,5 @@ def test_graph_command_writes_markdown(tmp_path: Path) -> None:
 )
 def test_graph_command_draws_svg_with_graphviz(tmp_path: Path) -> None:
     out = tmp_path / "decline.svg"
-    done = subprocess.run(
-        [sys.executable, "-m", "bot", "graph", "decline_offer", "-o", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 0, done.stderr
+    draw(out)
     assert "<svg" in out.read_text()
