@@ -10,7 +10,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from bot.loader import CatalogError, load_catalog
+from bot.loader import SEED_UNITS, CatalogError, load_catalog
 from bot.model import Catalog
 
 
@@ -34,7 +34,11 @@ def cmd_check(args: argparse.Namespace) -> int:
     states = sum(len(flow.states) for flow in catalog.flows.values())
     langs = ", ".join(sorted(catalog.phrases))
     elapsed = (time.perf_counter() - started) * 1000
-    print(f"ok: {len(catalog.flows)} flows, {states} states, languages: {langs} ({elapsed:.0f} ms)")
+    covered = len(set(catalog.seed_coverage()) & set(SEED_UNITS))
+    print(
+        f"ok: {len(catalog.flows)} flows, {states} states, languages: {langs}, "
+        f"seed units covered: {covered} of {len(SEED_UNITS)} ({elapsed:.0f} ms)"
+    )
     return 0
 
 

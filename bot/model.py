@@ -158,6 +158,20 @@ class Catalog:
         labels = self.common[self.default_lang].groups if self.common else {}
         return [group for group in labels if group in used] + sorted(used - set(labels))
 
+    def seed_coverage(self) -> dict[int, list[str]]:
+        """Seed unit -> the flows whose messages or advice carry it (`seed:` tags)."""
+        units: dict[int, list[str]] = {}
+        for by_flow in self.phrases.values():
+            for flow_id, phrases in by_flow.items():
+                seeds = [unit for item in phrases.advice for unit in item.seed]
+                for message in phrases.messages:
+                    parts = [*message.parts, *([message.subject] if message.subject else [])]
+                    seeds += [u for part in parts for v in part.variants for u in v.seed]
+                for unit in seeds:
+                    if flow_id not in units.setdefault(unit, []):
+                        units[unit].append(flow_id)
+        return units
+
     def ordered_flows(self, group: str | None = None) -> list[Flow]:
         """Flows sorted by their `order`, then id, optionally within one group."""
         flows = [f for f in self.flows.values() if group is None or f.group == group]

@@ -13,22 +13,8 @@ SHARED = default_content_root().parent / "shared"
 SHINGLE = 8
 
 
-def covered_units(catalog: Catalog) -> dict[int, list[str]]:
-    """Seed unit -> the flows whose phrases or advice name it."""
-    units: dict[int, list[str]] = {}
-    for by_flow in catalog.phrases.values():
-        for flow_id, phrases in by_flow.items():
-            seeds: list[int] = [u for item in phrases.advice for u in item.seed]
-            for message in phrases.messages:
-                parts = [*message.parts, *([message.subject] if message.subject else [])]
-                seeds += [u for part in parts for v in part.variants for u in v.seed]
-            for unit in seeds:
-                units.setdefault(unit, []).append(flow_id)
-    return units
-
-
 def test_every_seed_unit_is_covered(catalog: Catalog) -> None:
-    units = covered_units(catalog)
+    units = catalog.seed_coverage()
     missing = [unit for unit in SEED_UNITS if unit not in units]
     print(f"seed coverage: {len(SEED_UNITS) - len(missing)} of {len(SEED_UNITS)} units covered")
     assert missing == []
