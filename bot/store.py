@@ -1,29 +1,54 @@
 """Where conversations live between updates: the `ConversationStore` protocol and its stores.
 
-Every store keeps the same promises, checked by one contract test suite:
+Every store keeps the same promises, checked by one contract test suite
+(`tests/store_contract.py`, run against the memory, SQLite and Redis stores):
 
 * `load` returns the saved conversation or None;
 * `save` is compare-and-set: it writes only when the stored version still equals the version
-  the conversation was loaded with, and returns the conversation with its new version (or None
-  when someone else saved first, so the caller reloads and retries);
-* `seen` records an update id and says whether it was already recorded (de-duplication);
-* `forget` deletes everything kept for a chat; `purge` drops conversations idle too long.
+  the conversation was loaded with, and returns the conversation with its new version, or None
+  when someone else saved first (the caller reloads and retries);
+* `save(conv, update_id=...)` also records the Telegram update id, in the same transaction:
+  an id already recorded for the chat makes it return `DUPLICATE` and write nothing, so an
+  update delivered twice (a retry, or two workers) changes the conversation once. Ids are kept
+  for `SEEN_KEEP_SECONDS`, longer than Telegram keeps an undelivered update;
+* `seen` only reads: has this update id been recorded (a cheap check, never a write);
+* `forget` deletes everything kept for a chat (conversation and recorded update ids);
+  `purge` does the same for every chat idle longer than the retention period.
+
+A store that cannot be reached raises `StoreUnavailable` and has changed nothing.
 """
 
 from __future__ import annotations
 
+import enum
 import os
 import sqlite3
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import replace
 from pathlib import Path
-from typing import Protocol
+from typing import Final, Protocol
 
 from bot.conversation import Conversation
+
+SEEN_KEEP_SECONDS = 24 * 3600
+"""How long update ids are remembered: Telegram gives up on an update after 24 hours."""
 
 
 class StoreUnavailable(Exception):
     """The store cannot be reached or written; nothing was changed."""
+
+
+class Duplicate(enum.Enum):
+    """What `save` returns for an update id already recorded for the chat."""
+
+    UPDATE = "duplicate update"
+
+
+DUPLICATE: Final = Duplicate.UPDATE
+SaveResult = Conversation | Duplicate | None
+"""A saved conversation (new version), `DUPLICATE`, or None after losing a compare-and-set."""
 
 
 class ConversationStore(Protocol):
@@ -33,12 +58,16 @@ class ConversationStore(Protocol):
         """The chat's saved conversation, or None."""
         ...
 
-    async def save(self, conv: Conversation) -> Conversation | None:
-        """Write `conv` if the stored version is still `conv.version`; return it re-versioned."""
+    async def save(self, conv: Conversation, update_id: int | None = None) -> SaveResult:
+        """Write `conv` if the stored version is still `conv.version`; return it re-versioned.
+
+        With `update_id`, atomically: `DUPLICATE` (and no write) when the id is already
+        recorded for the chat, else the compare-and-set and, when it wins, the id recorded.
+        """
         ...
 
     async def seen(self, chat_id: str, update_id: int) -> bool:
-        """Record `update_id` for the chat; True when it had been recorded before."""
+        """Whether `save` has recorded `update_id` for the chat (reads only)."""
         ...
 
     async def forget(self, chat_id: str) -> None:
@@ -46,7 +75,7 @@ class ConversationStore(Protocol):
         ...
 
     async def purge(self, idle_seconds: float) -> int:
-        """Delete conversations not updated for `idle_seconds`; return how many."""
+        """Forget every chat not updated for `idle_seconds`; return how many conversations."""
         ...
 
     async def close(self) -> None:
@@ -55,38 +84,43 @@ class ConversationStore(Protocol):
 
 
 class MemoryStore:
-    """A store in a dict: for tests and the console when nothing should be written."""
+    """A store in a dict: for tests and the console when nothing should be written.
+
+    Nothing awaits between a check and its write, so each call is atomic on the event loop.
+    """
 
     def __init__(self) -> None:
         self._conversations: dict[str, str] = {}
-        self._seen: dict[str, set[int]] = {}
+        self._seen: dict[str, dict[int, float]] = {}
 
     async def load(self, chat_id: str) -> Conversation | None:
         text = self._conversations.get(chat_id)
         return Conversation.from_json(text) if text is not None else None
 
-    async def save(self, conv: Conversation) -> Conversation | None:
+    async def save(self, conv: Conversation, update_id: int | None = None) -> SaveResult:
+        seen = self._seen.get(conv.chat_id, {})
+        if update_id is not None and update_id in seen:
+            return DUPLICATE
         current = self._conversations.get(conv.chat_id)
         stored_version = Conversation.from_json(current).version if current else 0
         if stored_version != conv.version:
             return None
         saved = replace(conv, version=conv.version + 1, updated_at=time.time())
         self._conversations[conv.chat_id] = saved.to_json()
+        if update_id is not None:
+            self._seen.setdefault(conv.chat_id, {})[update_id] = saved.updated_at
         return saved
 
     async def seen(self, chat_id: str, update_id: int) -> bool:
-        ids = self._seen.setdefault(chat_id, set())
-        if update_id in ids:
-            return True
-        ids.add(update_id)
-        return False
+        return update_id in self._seen.get(chat_id, {})
 
     async def forget(self, chat_id: str) -> None:
         self._conversations.pop(chat_id, None)
         self._seen.pop(chat_id, None)
 
     async def purge(self, idle_seconds: float) -> int:
-        cutoff = time.time() - idle_seconds
+        now = time.time()
+        cutoff = now - idle_seconds
         old = [
             chat
             for chat, text in self._conversations.items()
@@ -94,6 +128,9 @@ class MemoryStore:
         ]
         for chat in old:
             await self.forget(chat)
+        for ids in self._seen.values():
+            for update_id in [i for i, at in ids.items() if at < now - SEEN_KEEP_SECONDS]:
+                del ids[update_id]
         return len(old)
 
     async def close(self) -> None:
@@ -114,18 +151,20 @@ CREATE TABLE IF NOT EXISTS seen_updates (
     seen_at REAL NOT NULL,
     PRIMARY KEY (chat_id, update_id)
 ) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS seen_updates_at ON seen_updates(seen_at);
 """
-SEEN_KEEP_SECONDS = 24 * 3600
 
 
 class SqliteStore:
     """The embedded default: stdlib sqlite3, WAL, one connection, one short transaction a call.
 
     Calls run on the event loop's thread: a read plus a committed write takes tens of
-    microseconds, less than handing the work to a thread would cost.
+    microseconds, less than handing the work to a thread would cost. A committed save survives
+    the process being killed; `synchronous=NORMAL` may lose the last commits only if the whole
+    machine loses power.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, busy_timeout: float = 5.0) -> None:
         self.path = Path(path)
         try:
             if str(path) != ":memory:":
@@ -133,12 +172,34 @@ class SqliteStore:
             self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("PRAGMA busy_timeout=5000")
+            self._db.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
             self._db.executescript(_SCHEMA)
         except (OSError, sqlite3.Error) as exc:
             raise StoreUnavailable(f"cannot open the SQLite store: {exc}") from exc
         if str(path) != ":memory:":
             os.chmod(self.path, 0o600)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (taking the write lock at once); rolled back on any error.
+
+        The body may end it early with ROLLBACK; otherwise it is committed.
+        """
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(str(exc)) from exc
+        try:
+            yield self._db
+            if self._db.in_transaction:  # the body may have rolled back already
+                self._db.execute("COMMIT")
+        except BaseException as exc:
+            if self._db.in_transaction:
+                with suppress(sqlite3.Error):  # SQLite rolls back by itself when it cannot
+                    self._db.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):
+                raise StoreUnavailable(str(exc)) from exc
+            raise
 
     async def load(self, chat_id: str) -> Conversation | None:
         try:
@@ -149,54 +210,58 @@ class SqliteStore:
             raise StoreUnavailable(str(exc)) from exc
         return Conversation.from_json(row[0]) if row else None
 
-    async def save(self, conv: Conversation) -> Conversation | None:
+    async def save(self, conv: Conversation, update_id: int | None = None) -> SaveResult:
         saved = replace(conv, version=conv.version + 1, updated_at=time.time())
-        try:
+        with self._transaction() as db:
+            if update_id is not None:
+                recorded = db.execute(
+                    "INSERT OR IGNORE INTO seen_updates VALUES (?, ?, ?)",
+                    (conv.chat_id, update_id, saved.updated_at),
+                )
+                if recorded.rowcount == 0:
+                    db.execute("ROLLBACK")
+                    return DUPLICATE
             if conv.version == 0:
-                cursor = self._db.execute(
+                cursor = db.execute(
                     "INSERT OR IGNORE INTO conversations VALUES (?, ?, ?, ?)",
                     (conv.chat_id, saved.version, saved.updated_at, saved.to_json()),
                 )
             else:
-                cursor = self._db.execute(
+                cursor = db.execute(
                     "UPDATE conversations SET version = ?, updated_at = ?, data = ? "
                     "WHERE chat_id = ? AND version = ?",
                     (saved.version, saved.updated_at, saved.to_json(), conv.chat_id, conv.version),
                 )
-        except sqlite3.Error as exc:
-            raise StoreUnavailable(str(exc)) from exc
-        return saved if cursor.rowcount == 1 else None
+            if cursor.rowcount != 1:
+                db.execute("ROLLBACK")  # the recorded update id goes too
+                return None
+        return saved
 
     async def seen(self, chat_id: str, update_id: int) -> bool:
         try:
-            cursor = self._db.execute(
-                "INSERT OR IGNORE INTO seen_updates VALUES (?, ?, ?)",
-                (chat_id, update_id, time.time()),
-            )
+            row = self._db.execute(
+                "SELECT 1 FROM seen_updates WHERE chat_id = ? AND update_id = ?",
+                (chat_id, update_id),
+            ).fetchone()
         except sqlite3.Error as exc:
             raise StoreUnavailable(str(exc)) from exc
-        return cursor.rowcount == 0
+        return row is not None
 
     async def forget(self, chat_id: str) -> None:
-        try:
-            with self._db:
-                self._db.execute("BEGIN")
-                self._db.execute("DELETE FROM conversations WHERE chat_id = ?", (chat_id,))
-                self._db.execute("DELETE FROM seen_updates WHERE chat_id = ?", (chat_id,))
-        except sqlite3.Error as exc:
-            raise StoreUnavailable(str(exc)) from exc
+        with self._transaction() as db:
+            db.execute("DELETE FROM conversations WHERE chat_id = ?", (chat_id,))
+            db.execute("DELETE FROM seen_updates WHERE chat_id = ?", (chat_id,))
 
     async def purge(self, idle_seconds: float) -> int:
         now = time.time()
-        try:
-            self._db.execute(
-                "DELETE FROM seen_updates WHERE seen_at < ?", (now - SEEN_KEEP_SECONDS,)
+        cutoff = now - idle_seconds
+        with self._transaction() as db:
+            db.execute(
+                "DELETE FROM seen_updates WHERE seen_at < ? OR chat_id IN "
+                "(SELECT chat_id FROM conversations WHERE updated_at < ?)",
+                (now - SEEN_KEEP_SECONDS, cutoff),
             )
-            cursor = self._db.execute(
-                "DELETE FROM conversations WHERE updated_at < ?", (now - idle_seconds,)
-            )
-        except sqlite3.Error as exc:
-            raise StoreUnavailable(str(exc)) from exc
+            cursor = db.execute("DELETE FROM conversations WHERE updated_at < ?", (cutoff,))
         return cursor.rowcount
 
     async def close(self) -> None:

@@ -6,13 +6,18 @@ sent, so a crash or a restart loses no answer and several workers can share one 
 is no ConversationHandler and no PTB persistence; `chat_data` and `user_data` stay unused.
 
 Per chat, updates are handled one at a time and once: a lock serialises them within this
-process and `store.seen(chat_id, update_id)` drops an update delivered twice.
+process, and every handled update's id is recorded in the same atomic store write as the
+conversation (`ChatService.apply`/`record`), so an update delivered twice, to one worker or
+two, is applied once. An update the store could not take is reported to the receiver
+(`bot.delivery.must_retry`): the webhook answers 503 and the poller tries again, so Telegram
+delivers it again; the user is told once.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import logging
 import os
 import re
@@ -45,14 +50,18 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
+from bot.delivery import Receiver, must_retry, run_application
 from bot.engine import Engine, Outcome
 from bot.events import Back, Event, Restart, Start, Text, decode
 from bot.model import Catalog
+from bot.polling import poll
 from bot.replies import ResultReply
-from bot.service import ChatService
+from bot.service import AlreadyApplied, ChatService, SaveConflict
 from bot.store import StoreUnavailable, open_store
 from bot.telegram_logging import configure_logging
 from bot.telegram_render import FORGET_NO, FORGET_YES, Outgoing, Renderer
+from bot.telegram_send import answer_query, edit_text, send_text
+from bot.webhook import WebhookSettings, serve_webhook
 
 log = logging.getLogger("doorajar.telegram")
 
@@ -70,6 +79,8 @@ CONCURRENT_UPDATES = 64
 RATE_LIMIT_RETRIES = 3
 PURGE_EVERY_SECONDS = 6 * 3600
 SECRET_RE = re.compile(r"[A-Za-z0-9_-]{1,256}")
+APOLOGIES_KEPT = 10_000
+"""Chats remembered as already told that the store is down (until one of their updates works)."""
 
 
 def update_kind(update: object) -> str:
@@ -88,6 +99,14 @@ def file_base_url(base_url: str) -> str:
     return f"{head}/file/bot{tail}" if sep else base_url.rstrip("/") + "/file/bot"
 
 
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """One update of one private chat: what the store records it under."""
+
+    chat_id: str
+    update_id: int
+
+
 @dataclass
 class _CallbackAnswer:
     """Answers a callback query exactly once, so the client's spinner always stops."""
@@ -100,7 +119,7 @@ class _CallbackAnswer:
             return
         self.done = True
         try:
-            await self.query.answer(text=text)
+            await answer_query(self.query.get_bot(), self.query.id, text)
         except BadRequest as exc:  # too old, or already answered by an earlier delivery
             log.debug("callback query not answered: %s", exc)
 
@@ -117,6 +136,7 @@ class TelegramFrontEnd:
         default_factory=weakref.WeakValueDictionary, init=False, repr=False
     )
     _purger: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
+    _apologised: dict[str, None] = field(default_factory=dict, init=False, repr=False)
 
     @property
     def engine(self) -> Engine:
@@ -186,50 +206,65 @@ class TelegramFrontEnd:
                 await asyncio.sleep(delay)
         return await call()
 
-    async def _apply(self, chat_id: str, event: Event) -> Outcome:
-        log.debug("chat=%s event=%s", chat_id, type(event).__name__)
-        return await self._retrying(lambda: self.service.apply(chat_id, event))
+    async def _apply(self, turn: Turn, event: Event) -> Outcome:
+        log.debug("chat=%s event=%s", turn.chat_id, type(event).__name__)
+        return await self._retrying(lambda: self.service.apply(turn.chat_id, event, turn.update_id))
 
-    async def _current(self, chat_id: str) -> list[Outgoing]:
-        """The current question (or menu, or result) of the chat, rendered."""
-        conv = await self._retrying(lambda: self.service.current(chat_id))
+    async def _current(self, turn: Turn) -> list[Outgoing]:
+        """Record an update that changes nothing; the chat's current question, rendered."""
+        conv = await self._retrying(lambda: self.service.record(turn.chat_id, turn.update_id))
         return self.renderer.render(self.engine.current(conv))
 
     async def _send(self, bot: Bot, chat_id: str, messages: Sequence[Outgoing]) -> None:
         """Send in order, as plain text: no parse mode, so nothing is read as markup."""
         for message in messages:
-            await bot.send_message(int(chat_id), message.text, reply_markup=message.markup)
+            await send_text(bot, int(chat_id), message.text, message.markup)
 
     async def _serve(
         self,
         update: Update,
         context: Context,
-        work: Callable[[str], Awaitable[Sequence[Outgoing]]],
+        work: Callable[[Turn], Awaitable[Sequence[Outgoing]]],
         on_store_down: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         """Run `work` for a private chat's update, once per update id and one at a time.
 
-        `work` returns the messages to send. When the store stays unavailable the user is
-        told so (`on_store_down`, or a message) and nothing else happens.
+        `work` records the update in the store (`_apply`, `_current`) and returns the
+        messages to send; a second delivery of the update raises `AlreadyApplied` there and
+        sends nothing. When the store stays unavailable nothing was saved: the update is
+        handed back for delivery again, and the user is told once (`on_store_down`, or a
+        message) until an update of theirs goes through.
         """
         chat = update.effective_chat
         if chat is None or chat.type != ChatType.PRIVATE:
             return
-        chat_id = str(chat.id)
-        async with self._lock(chat_id):
+        turn = Turn(str(chat.id), update.update_id)
+        async with self._lock(turn.chat_id):
             try:
-                if await self._retrying(lambda: self.service.store.seen(chat_id, update.update_id)):
-                    log.debug("chat=%s update %d already handled", chat_id, update.update_id)
-                    return
-                messages = await work(chat_id)
-            except StoreUnavailable as exc:
-                log.warning("chat=%s store unavailable: %s", chat_id, exc)
-                if on_store_down is not None:
-                    await on_store_down()
-                else:
-                    await self._send(context.bot, chat_id, [self._say("sorry_store")])
+                messages = await work(turn)
+            except AlreadyApplied:
+                log.debug("chat=%s update %d already handled", turn.chat_id, turn.update_id)
                 return
-            await self._send(context.bot, chat_id, messages)
+            except (StoreUnavailable, SaveConflict) as exc:
+                log.warning("chat=%s not saved, to be delivered again: %r", turn.chat_id, exc)
+                must_retry()
+                if self._first_apology(turn.chat_id):
+                    if on_store_down is not None:
+                        await on_store_down()
+                    else:
+                        await self._send(context.bot, turn.chat_id, [self._say("sorry_store")])
+                return
+            self._apologised.pop(turn.chat_id, None)
+            await self._send(context.bot, turn.chat_id, messages)
+
+    def _first_apology(self, chat_id: str) -> bool:
+        """True the first time a chat meets the store down (until one of its updates works)."""
+        if chat_id in self._apologised:
+            return False
+        if len(self._apologised) >= APOLOGIES_KEPT:
+            self._apologised.pop(next(iter(self._apologised)))
+        self._apologised[chat_id] = None
+        return True
 
     def _say(self, key: str, **values: str | int) -> Outgoing:
         return Outgoing(self.renderer.text(key, **values))
@@ -244,8 +279,8 @@ class TelegramFrontEnd:
     ) -> None:
         """Apply one event and send what the engine replies, after `before`."""
 
-        async def work(chat_id: str) -> Sequence[Outgoing]:
-            outcome = await self._apply(chat_id, event)
+        async def work(turn: Turn) -> Sequence[Outgoing]:
+            outcome = await self._apply(turn, event)
             return [*before, *self.renderer.render(outcome.replies, welcome=welcome)]
 
         await self._serve(update, context, work)
@@ -263,8 +298,8 @@ class TelegramFrontEnd:
     async def on_help(self, update: Update, context: Context) -> None:
         """/help (and any unknown command): how it works, then where the chat stands."""
 
-        async def work(chat_id: str) -> Sequence[Outgoing]:
-            return [self.renderer.help(), *await self._current(chat_id)]
+        async def work(turn: Turn) -> Sequence[Outgoing]:
+            return [self.renderer.help(), *await self._current(turn)]
 
         await self._serve(update, context, work)
 
@@ -283,7 +318,8 @@ class TelegramFrontEnd:
     async def on_forget(self, update: Update, context: Context) -> None:
         """/forget: ask before deleting everything kept for the chat."""
 
-        async def work(chat_id: str) -> Sequence[Outgoing]:
+        async def work(turn: Turn) -> Sequence[Outgoing]:
+            await self._current(turn)  # records the update, so it is answered once
             return [self.renderer.forget_confirmation()]
 
         await self._serve(update, context, work)
@@ -298,18 +334,18 @@ class TelegramFrontEnd:
             await self._step(update, context, Text(text))
             return
 
-        async def refuse(chat_id: str) -> Sequence[Outgoing]:
-            log.debug("chat=%s text refused: %d characters", chat_id, len(text))
+        async def refuse(turn: Turn) -> Sequence[Outgoing]:
+            log.debug("chat=%s text refused: %d characters", turn.chat_id, len(text))
             too_long = self._say("too_long", max=TEXT_LIMIT, length=len(text))
-            return [too_long, *await self._current(chat_id)]
+            return [too_long, *await self._current(turn)]
 
         await self._serve(update, context, refuse)
 
     async def on_not_text(self, update: Update, context: Context) -> None:
         """Stickers, photos, voice and the rest: a nudge, then the current question."""
 
-        async def work(chat_id: str) -> Sequence[Outgoing]:
-            return [self._say("not_text"), *await self._current(chat_id)]
+        async def work(turn: Turn) -> Sequence[Outgoing]:
+            return [self._say("not_text"), *await self._current(turn)]
 
         await self._serve(update, context, work)
 
@@ -323,14 +359,15 @@ class TelegramFrontEnd:
         message = query.message
         data = query.data or ""
 
-        async def work(chat_id: str) -> Sequence[Outgoing]:
+        async def work(turn: Turn) -> Sequence[Outgoing]:
             if data in (FORGET_YES, FORGET_NO):
-                return await self._forget_answer(chat_id, data, answer, message)
+                return await self._forget_answer(turn, data, answer, message)
             event = decode(data)
             if event is None:  # forged, or from a version of the bot that is gone
+                current = await self._current(turn)
                 await answer()
-                return [self._say("stale_button"), *await self._current(chat_id)]
-            outcome = await self._apply(chat_id, event)
+                return [self._say("stale_button"), *current]
+            outcome = await self._apply(turn, event)
             await answer()
             if outcome.changed:
                 await self._record_answer(message, data)
@@ -345,17 +382,20 @@ class TelegramFrontEnd:
             await answer()
 
     async def _forget_answer(
-        self, chat_id: str, data: str, answer: _CallbackAnswer, message: object
+        self, turn: Turn, data: str, answer: _CallbackAnswer, message: object
     ) -> Sequence[Outgoing]:
+        """Yes deletes every trace of the chat (its update ids too, so a repeated tap
+        deletes nothing more and says so again); No records the tap and goes on."""
         if data == FORGET_YES:
-            await self._retrying(lambda: self.service.store.forget(chat_id))
-            log.info("chat=%s forgotten", chat_id)
+            await self._retrying(lambda: self.service.store.forget(turn.chat_id))
+            log.info("chat=%s forgotten", turn.chat_id)
             await answer()
             await self._record_answer(message, data)
             return [self._say("forgotten")]
+        current = await self._current(turn)
         await answer()
         await self._record_answer(message, data)
-        return [self._say("forget_kept"), *await self._current(chat_id)]
+        return [self._say("forget_kept"), *current]
 
     async def _record_answer(self, message: object, data: str) -> None:
         """Edit the tapped message to show the chosen answer and drop its keyboard."""
@@ -370,7 +410,8 @@ class TelegramFrontEnd:
         if not label:  # data the message never offered: leave the message as it is
             return
         try:
-            await message.edit_text(self.renderer.answered(message.text, label))
+            text = self.renderer.answered(message.text, label)
+            await edit_text(message.get_bot(), message.chat.id, message.message_id, text)
         except BadRequest as exc:  # not modified, or too old to edit
             log.debug("chat=%s answer not recorded: %s", message.chat.id, exc)
 
@@ -498,17 +539,22 @@ def run_bot(catalog: Catalog, args: argparse.Namespace) -> int:
     app = build_application(
         service, token=token, base_url=args.api_base_url, retention_days=args.retention_days
     )
+    receive: Receiver
     if args.webhook:
-        log.info("receiving updates by webhook on %s:%d", args.listen, args.port)
-        app.run_webhook(
+        settings = WebhookSettings(
+            url=args.webhook_url,
+            path="/" + urlparse(args.webhook_url).path.strip("/"),
+            secret=args.webhook_secret,
             listen=args.listen,
             port=args.port,
-            url_path=urlparse(args.webhook_url).path.strip("/"),
-            webhook_url=args.webhook_url,
-            secret_token=args.webhook_secret,
             allowed_updates=ALLOWED_UPDATES,
         )
+        receive = functools.partial(serve_webhook, app, settings)
     else:
-        log.info("receiving updates by long polling")
-        app.run_polling(allowed_updates=ALLOWED_UPDATES)
+        receive = functools.partial(poll, app, allowed_updates=ALLOWED_UPDATES)
+    try:
+        asyncio.run(run_application(app, receive))
+    except (TelegramError, OSError) as exc:  # a wrong token, a port in use, ...
+        log.error("stopped: %s", exc)
+        return 1
     return 0

@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from bot.conversation import Conversation
 from bot.redis_store import RedisStore
-from bot.store import ConversationStore, MemoryStore, SqliteStore, StoreUnavailable, open_store
+from bot.store import (
+    SEEN_KEEP_SECONDS,
+    ConversationStore,
+    MemoryStore,
+    SqliteStore,
+    StoreUnavailable,
+    open_store,
+)
 from tests.redis_server import free_port, redis_server
 from tests.store_contract import StoreContract
 
@@ -20,6 +31,11 @@ class TestMemoryStore(StoreContract):
     async def store(self) -> AsyncIterator[ConversationStore]:
         yield MemoryStore()
 
+    async def traces(self, store: ConversationStore, chat_id: str) -> list[str]:
+        assert isinstance(store, MemoryStore)
+        found = [f"conversation {chat_id}"] if chat_id in store._conversations else []
+        return found + [f"update ids {chat_id}"] * (chat_id in store._seen)
+
 
 class TestSqliteStore(StoreContract):
     @pytest.fixture
@@ -27,6 +43,14 @@ class TestSqliteStore(StoreContract):
         store = SqliteStore(tmp_path / "doorajar.db")
         yield store
         await store.close()
+
+    async def traces(self, store: ConversationStore, chat_id: str) -> list[str]:
+        assert isinstance(store, SqliteStore)
+        found = []
+        for table in ("conversations", "seen_updates"):
+            query = f"SELECT count(*) FROM {table} WHERE chat_id = ?"
+            found += [table] * store._db.execute(query, (chat_id,)).fetchone()[0]
+        return found
 
 
 async def test_sqlite_conversation_survives_a_restart(tmp_path: Path) -> None:
@@ -74,11 +98,78 @@ class TestRedisStore(StoreContract):
         yield store
         await store.close()
 
+    async def traces(self, store: ConversationStore, chat_id: str) -> list[str]:
+        assert isinstance(store, RedisStore)
+        keys = [k.decode() async for k in store._redis.scan_iter(f"{store._prefix}:*")]
+        found = [key for key in keys if f"{{{chat_id}}}" in key]
+        if await store._redis.zscore(f"{store._prefix}:idle", chat_id) is not None:
+            found.append("idle index entry")
+        return found
 
-async def test_redis_store_down_is_store_unavailable() -> None:
-    store = RedisStore.from_url(f"redis://127.0.0.1:{free_port()}/0")
-    with pytest.raises(StoreUnavailable):
-        await store.load("1")
-    with pytest.raises(StoreUnavailable):
-        await store.save(Conversation(chat_id="1"))
+
+async def test_redis_store_down_changes_nothing_and_says_so() -> None:
+    store = RedisStore.from_url(f"redis://127.0.0.1:{free_port()}/0", timeout=1)
+    calls = (
+        store.load("1"),
+        store.save(Conversation(chat_id="1"), update_id=5),
+        store.seen("1", 5),
+        store.forget("1"),
+        store.purge(60),
+    )
+    for call in calls:
+        with pytest.raises(StoreUnavailable):
+            await call
+    await store.close()
+
+
+async def test_redis_update_ids_expire_and_old_ones_are_trimmed(redis_url: str) -> None:
+    store = RedisStore.from_url(redis_url, prefix=f"ttl{uuid.uuid4().hex[:8]}")
+    seen_key = f"{store._prefix}:{{1}}:seen"
+    try:
+        saved = await store.save(Conversation(chat_id="1"), update_id=10)
+        assert isinstance(saved, Conversation)
+        assert 0 < await store._redis.ttl(seen_key) <= SEEN_KEEP_SECONDS
+        two_days_ago = time.time() - 2 * 86400
+        await store._redis.zadd(seen_key, {"9": two_days_ago})
+        await store.save(saved, update_id=11)
+        assert await store.seen("1", 9) is False
+        assert await store.seen("1", 10) is True and await store.seen("1", 11) is True
+    finally:
+        await store.close()
+
+
+async def test_redis_purge_goes_through_every_batch(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("bot.redis_store.PURGE_BATCH", 3)
+    store = RedisStore.from_url(redis_url, prefix=f"batch{uuid.uuid4().hex[:8]}")
+    try:
+        for chat in range(8):
+            await store.save(Conversation(chat_id=str(chat)), update_id=chat)
+        await asyncio.sleep(0.02)
+        assert await store.purge(0.01) == 8
+        assert [k async for k in store._redis.scan_iter(f"{store._prefix}:*")] == []
+    finally:
+        await store.close()
+
+
+async def test_sqlite_locked_by_another_writer_changes_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "doorajar.db"
+    store = SqliteStore(path, busy_timeout=0.05)
+    first = await store.save(Conversation(chat_id="1", state="a"), update_id=1)
+    assert isinstance(first, Conversation)
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(StoreUnavailable):
+            await store.save(replace(first, state="b"), update_id=2)
+        with pytest.raises(StoreUnavailable):
+            await store.forget("1")
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert await store.load("1") == first  # nothing half-written
+    assert await store.seen("1", 2) is False
+    again = await store.save(replace(first, state="b"), update_id=2)
+    assert isinstance(again, Conversation) and again.state == "b"
     await store.close()
