@@ -220,3 +220,15 @@ def test_a_broken_flow_never_starts_the_bot(content_copy: Path) -> None:
         assert done.returncode == 1
         assert "unknown target state 'offer_writen'" in done.stderr
         assert "nothing was started" in done.stderr
+
+
+def test_yaml_merge_keys_may_override_without_a_duplicate_key(tmp_path: Path) -> None:
+    from bot.yamlread import read_yaml
+
+    path = tmp_path / "m.yaml"
+    path.write_text(
+        "base: &b {join: line, text: x}\npart:\n  <<: *b\n  join: space\ndup: 1\ndup: 2\n"
+    )
+    data, duplicates = read_yaml(path)
+    assert data["part"] == {"join": "space", "text": "x"}
+    assert duplicates == [("dup", 6)]
