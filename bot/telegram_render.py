@@ -8,19 +8,16 @@ advice and the action buttons follow in one separate message.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import functools
+import json
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
-from telegram import (
-    BotCommand,
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
-    InlineQueryResultArticle,
-    InputTextMessageContent,
-)
+from telegram import BotCommand, InlineQueryResultArticle, InputTextMessageContent
 
 from bot.engine import fill_common
-from bot.model import CommonPhrases
+from bot.model import KEEP, CommonPhrases
 from bot.replies import Button, MenuReply, Notice, QuestionReply, Reply, ResultReply
 
 MESSAGE_LIMIT = 4096
@@ -31,6 +28,8 @@ FORGET_YES = "x:forget:yes"
 FORGET_NO = "x:forget:no"
 """Button data of the /forget confirmation; `events.decode` reads neither (no `x:` kind)."""
 COMMANDS = ("start", "help", "back", "restart", "cancel", "forget")
+_KEEP_DATA = f":{KEEP}"
+"""How the data of a Keep button (which shows a typed answer) ends."""
 TITLE_WORDS = 6
 DESCRIPTION_CHARS = 90
 
@@ -39,21 +38,38 @@ Rows = tuple[tuple[Button, ...], ...]
 
 @dataclass(frozen=True, slots=True)
 class Outgoing:
-    """One message to send: plain text and, for questions and menus, a keyboard."""
+    """One message to send: plain text and, for questions and menus, a keyboard.
+
+    `markup` is the inline keyboard as the JSON Telegram takes for `reply_markup`.
+    """
 
     text: str
-    markup: InlineKeyboardMarkup | None = None
+    markup: str | None = None
 
 
-def keyboard(rows: Rows, extra: Sequence[InlineKeyboardButton] = ()) -> InlineKeyboardMarkup:
-    """Inline keyboard for button rows; `extra` buttons form one more row at the bottom."""
-    grid = [
-        [InlineKeyboardButton(button.label, callback_data=button.data) for button in row]
-        for row in rows
+def _keyboard_json(rows: Rows, share: str | None) -> str:
+    grid: list[list[dict[str, Any]]] = [
+        [{"text": button.label, "callback_data": button.data} for button in row] for row in rows
     ]
-    if extra:
-        grid.append(list(extra))
-    return InlineKeyboardMarkup(grid)
+    if share is not None:
+        grid.append([{"text": share, "switch_inline_query": ""}])
+    return json.dumps({"inline_keyboard": grid}, ensure_ascii=False, separators=(",", ":"))
+
+
+_kept_keyboard = functools.lru_cache(maxsize=4096)(_keyboard_json)
+
+
+def keyboard(rows: Rows, share: str | None = None) -> str:
+    """The inline keyboard for button rows, as reply_markup JSON.
+
+    `share` labels one more row: a button that opens inline mode to share the result.
+    Keyboards made of the bot's own words are built once and kept, since everyone at a
+    question sees the same one; a keyboard showing a typed answer ("Keep: Sam") is built
+    each time, so no user text stays in memory.
+    """
+    if any(button.data.endswith(_KEEP_DATA) for row in rows for button in row):
+        return _keyboard_json(rows, share)
+    return _kept_keyboard(rows, share)
 
 
 def split_text(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
@@ -169,10 +185,9 @@ class Renderer:
             lines += [f"• {item.text}" for item in result.legal]
         return "\n".join(lines)
 
-    def result_keyboard(self, reply: ResultReply) -> InlineKeyboardMarkup:
+    def result_keyboard(self, reply: ResultReply) -> str:
         """The result's actions plus Share, which opens inline mode in a chat of the user's."""
-        share = InlineKeyboardButton(self.common["share"], switch_inline_query="")
-        return keyboard(reply.actions, extra=(share,))
+        return keyboard(reply.actions, share=self.common["share"])
 
     # -- commands and the /forget confirmation ----------------------------------------------
 
