@@ -1,8 +1,11 @@
-"""Shared fixtures: the project's catalog, an engine, and a copy of the content to break."""
+"""Shared fixtures: the project's catalog, an engine, a copy of the content to break, and the
+log scan over the whole run."""
 
 from __future__ import annotations
 
+import logging
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -10,6 +13,9 @@ import pytest
 from bot.engine import Engine
 from bot.loader import default_content_root, load_catalog
 from bot.model import Catalog
+from tests import figures
+from tests.fake_bot_api import TOKEN
+from tests.logscan import Recorder, file_lines, leaks, never_log
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -33,3 +39,34 @@ def content_copy(tmp_path: Path) -> Path:
     for name in ("flows", "phrases"):
         shutil.copytree(source / name, tmp_path / name)
     return tmp_path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def log_scan(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Record every log line of the run; at the end, fail if one holds the token or a name.
+
+    doorajar's loggers log at DEBUG and the library's at INFO, as with `--log-level DEBUG`.
+    The subprocess tests' logs (`*.log` under pytest's temporary folder) are read too.
+    """
+    figures.reset()
+    never_log(TOKEN)
+    recorder = Recorder()
+    root = logging.getLogger()
+    levels = {"doorajar": logging.DEBUG, "telegram": logging.INFO}
+    before = {name: logging.getLogger(name).level for name in levels}
+    root.addHandler(recorder)
+    for name, level in levels.items():
+        logging.getLogger(name).setLevel(level)
+    yield
+    root.removeHandler(recorder)
+    for name, level in before.items():
+        logging.getLogger(name).setLevel(level)
+    from_files = file_lines(tmp_path_factory.getbasetemp())
+    found = leaks([*recorder.lines, *from_files])
+    figures.record(
+        "log_scan",
+        in_process_lines=len(recorder.lines),
+        subprocess_lines=len(from_files),
+        lines_with_token_or_typed_name=len(found),
+    )
+    assert not found, f"{len(found)} log line(s) hold the token or typed text: {found[:3]}"

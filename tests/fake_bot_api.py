@@ -21,13 +21,14 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl
 
 from telegram._utils.defaultvalue import DEFAULT_NONE
 from telegram._utils.types import ODVInput
+from telegram.error import TimedOut
 from telegram.request import BaseRequest, RequestData
 
 TOKEN = "123:TEST"
@@ -59,10 +60,15 @@ class ApiError(Exception):
 
 @dataclass
 class Call:
-    """One Bot API call the bot made."""
+    """One Bot API call the bot made, and when it arrived (time.monotonic())."""
 
     method: str
     params: dict[str, Any]
+    at: float = field(default_factory=time.monotonic)
+
+
+TIMEOUT = 0
+"""The status of a fault that never answers: the bot's request times out."""
 
 
 class FakeTelegram:
@@ -75,6 +81,7 @@ class FakeTelegram:
         self.token = token
         self.calls: list[Call] = []
         self.messages: dict[tuple[int, int], dict[str, Any]] = {}
+        self._chats: dict[int, list[dict[str, Any]]] = {}
         self.pending: list[dict[str, Any]] = []
         self.webhook: dict[str, Any] = {"url": ""}
         self.commands: list[dict[str, Any]] = []
@@ -98,7 +105,10 @@ class FakeTelegram:
             self._cond.notify_all()
 
     def fail(self, method: str, status: int, description: str, **parameters: Any) -> None:
-        """Make the next call of `method` fail as Telegram would (429 with retry_after, ...)."""
+        """Make the next call of `method` fail as Telegram would (429 with retry_after, ...).
+
+        Status `TIMEOUT` makes it time out instead (no answer at all).
+        """
         error: dict[str, Any] = {"ok": False, "error_code": status, "description": description}
         if parameters:
             error["parameters"] = parameters
@@ -130,15 +140,19 @@ class FakeTelegram:
     def chat_messages(self, chat_id: int) -> list[dict[str, Any]]:
         """Every message in a chat (both sides), in order, as they read now."""
         with self._cond:
-            found = [msg for (chat, _), msg in self.messages.items() if chat == chat_id]
-        return sorted(found, key=lambda msg: msg["message_id"])
+            return list(self._chats.get(chat_id, []))  # kept in message id order
 
     def add_user_message(self, message: dict[str, Any]) -> dict[str, Any]:
         """Give a message the user sends its id and remember it as part of the chat."""
         with self._cond:
             message["message_id"] = next(self._message_ids)
-            self.messages[(message["chat"]["id"], message["message_id"])] = message
+            self._remember(message)
         return message
+
+    def _remember(self, message: dict[str, Any]) -> None:
+        chat_id = message["chat"]["id"]
+        self.messages[(chat_id, message["message_id"])] = message
+        self._chats.setdefault(chat_id, []).append(message)
 
     # -- the API ----------------------------------------------------------------------------
 
@@ -215,7 +229,7 @@ class FakeTelegram:
             message["reply_markup"] = markup
         with self._cond:
             message["message_id"] = next(self._message_ids)
-            self.messages[(chat_id, message["message_id"])] = message
+            self._remember(message)
         return message
 
     def _bot_message(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -340,6 +354,8 @@ class RecordingRequest(BaseRequest):
     ) -> tuple[int, bytes]:
         params = request_data.json_parameters if request_data else {}
         status, body = self.api.handle(url.rsplit("/", 1)[-1], decode_params(list(params.items())))
+        if status == TIMEOUT:
+            raise TimedOut("the fake Bot API did not answer")
         return status, json.dumps(body).encode()
 
 
@@ -368,6 +384,9 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             pairs = parse_qsl(query) + parse_qsl(body)
         status, answer = api.handle(match.group(2), decode_params(pairs))
+        if status == TIMEOUT:  # hang up without an answer
+            self.close_connection = True
+            return None
         self._reply(status, answer)
 
     def _reply(self, status: int, body: dict[str, Any]) -> None:

@@ -22,11 +22,13 @@ from bot.store import MemoryStore, SaveResult, StoreUnavailable
 from bot.telegram_app import SHARE_START, TEXT_LIMIT, build_application
 from bot.telegram_render import FORGET_NO, FORGET_YES
 from tests.fake_bot_api import TOKEN, Call, FakeTelegram, FakeUser, RecordingRequest
+from tests.logscan import never_log
 
 COMPANY = "Acme Robotics"
 ROLE = "Platform Engineer"
 RECIPIENT = "Priya"
 NAME = "Zanele Okafor"
+never_log(COMPANY, ROLE, RECIPIENT, NAME)
 FLOW_TITLE = "Turn down a job offer"
 OFFERS_GROUP = "I have a job offer"
 

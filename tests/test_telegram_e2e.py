@@ -25,6 +25,7 @@ from typing import IO, Any
 import pytest
 
 from tests.fake_bot_api import TOKEN, Call, FakeBotApiServer, FakeTelegram, FakeUser
+from tests.logscan import never_log
 
 ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT = 20.0
@@ -35,6 +36,7 @@ ROLE = "Data Wrangler"
 RECIPIENT = "Ottoline"
 NAME = "Bartholomew Quince"
 TYPED = (COMPANY, ROLE, RECIPIENT, NAME)
+never_log(*TYPED)
 FLOW_TITLE = "Turn down a job offer"
 OFFERS_GROUP = "I have a job offer"
 WEBHOOK_URL = "https://bot.example.test/hooks/doorajar"
