@@ -120,8 +120,8 @@ class _CallbackAnswer:
         self.done = True
         try:
             await answer_query(self.query.get_bot(), self.query.id, text)
-        except BadRequest as exc:  # too old, or already answered by an earlier delivery
-            log.debug("callback query not answered: %s", exc)
+        except (BadRequest, NetworkError) as exc:  # too old, answered before, or timed out:
+            log.debug("callback query not answered: %s", exc)  # the next message matters more
 
 
 @dataclass
@@ -412,7 +412,7 @@ class TelegramFrontEnd:
         try:
             text = self.renderer.answered(message.text, label)
             await edit_text(message.get_bot(), message.chat.id, message.message_id, text)
-        except BadRequest as exc:  # not modified, or too old to edit
+        except (BadRequest, NetworkError) as exc:  # not modified, too old, or timed out
             log.debug("chat=%s answer not recorded: %s", message.chat.id, exc)
 
     # -- inline mode ------------------------------------------------------------------------
