@@ -32,6 +32,10 @@ lint: $(STAMP)
 check: $(STAMP)
 	$(BIN)/doorajar check
 
+## bench: doorajar against python-telegram-bot's own floor; BENCH_QUICK=1 for a smaller run
+bench: $(STAMP)
+	BENCH_QUICK=$(BENCH_QUICK) $(BIN)/python -m bench
+
 graphs: $(STAMP)
 	@mkdir -p docs/flows
 	@for f in flows/*.yaml; do id=$$(basename $$f .yaml); \

@@ -1,0 +1,308 @@
+"""The benchmark's figures as a plain-text table and as markdown, with the targets checked."""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bench.run import Worker
+
+KB = 1024
+MB = 1024 * 1024
+LABELS = {
+    "doorajar": "doorajar, SQLite (commit per update)",
+    "doorajar-redis": "doorajar, Redis",
+    "echo": "floor 1: PTB echo bot",
+    "conversation": "floor 2: PTB ConversationHandler",
+}
+
+
+@dataclass(frozen=True)
+class Target:
+    """One goal: a measured value against its limit."""
+
+    name: str
+    value: float | None
+    limit: float
+    unit: str
+
+    @property
+    def verdict(self) -> str:
+        """PASS, FAIL, or SKIP when the part was not run."""
+        if self.value is None:
+            return "SKIP"
+        return "PASS" if self.value <= self.limit else "FAIL"
+
+    def shown(self) -> str:
+        """The value and its limit, for the table."""
+        value = "-" if self.value is None else _number(self.value)
+        return f"{value} {self.unit} (limit {_number(self.limit)} {self.unit})".replace(" ()", "")
+
+
+def _number(value: float) -> str:
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    if abs(value) >= 10:
+        return f"{value:.1f}"
+    return f"{value:.2f}"
+
+
+def _cpu(worker: Worker) -> list[float]:
+    return [float(r["cpu_us"]) for r in worker.rounds]
+
+
+def ratio(tier: dict[str, Worker], top: str, bottom: str) -> tuple[float, float, float] | None:
+    """Median, min and max over rounds of the CPU-per-update ratio of two bots."""
+    if top not in tier or bottom not in tier:
+        return None
+    ratios = [a / b for a, b in zip(_cpu(tier[top]), _cpu(tier[bottom]), strict=True)]
+    return statistics.median(ratios), min(ratios), max(ratios)
+
+
+@dataclass
+class Report:
+    """Everything measured in one run."""
+
+    machine: dict[str, str]
+    plan: dict[str, Any]
+    users: int
+    quick: bool = False
+    micro: dict[str, Any] = field(default_factory=dict)
+    tier_a: dict[str, Worker] = field(default_factory=dict)
+    tier_b: dict[str, Worker] = field(default_factory=dict)
+    scale: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    # -- the figures ------------------------------------------------------------------------
+
+    def _ratio(self, tier: dict[str, Worker], top: str, bottom: str) -> float | None:
+        found = ratio(tier, top, bottom)
+        return found[0] if found else None
+
+    def targets(self) -> list[Target]:
+        """Every target, measured or skipped."""
+        scale = self.scale
+        stored = scale.get("stored", {})
+        growth = None
+        if scale:
+            growth = (scale["doorajar_rss_large_kb"] - scale["doorajar_rss_small_kb"]) / KB
+        return [
+            Target(
+                "tier (a): doorajar / ConversationHandler",
+                self._ratio(self.tier_a, "doorajar", "conversation"),
+                1.0,
+                "x",
+            ),
+            Target(
+                "tier (b): doorajar / ConversationHandler",
+                self._ratio(self.tier_b, "doorajar", "conversation"),
+                1.0,
+                "x",
+            ),
+            Target(
+                "tier (a): doorajar / echo", self._ratio(self.tier_a, "doorajar", "echo"), 2.0, "x"
+            ),
+            Target("engine step, median", self.micro.get("step_median_us"), 30, "us"),
+            Target("load and validate all flows", self.micro.get("load_median_ms"), 150, "ms"),
+            Target(
+                "bytes per stored conversation",
+                stored.get("bytes_per_conversation"),
+                KB,
+                "B",
+            ),
+            Target(f"RSS, {self.plan['stored']:,} stored - {1000:,} stored", growth, 20, "MB"),
+            Target(
+                "tier (a), Redis: doorajar / ConversationHandler",
+                self._ratio(self.tier_a, "doorajar-redis", "conversation"),
+                2.0,
+                "x",
+            ),
+        ]
+
+    def problems(self) -> list[str]:
+        """Reasons the run is not valid: errors logged, users who did not finish."""
+        found = []
+        workers = [*self.tier_a.values(), *self.tier_b.values()]
+        for worker in workers:
+            final = worker.final
+            if final.get("errors"):
+                found.append(f"{worker.name}: {final['errors']} error(s): {final['first_error']}")
+            if "finished" in final and final["finished"] != final["chats"]:
+                found.append(f"{worker.name}: {final['finished']} of {final['chats']} finished")
+        for check in self.scale.get("doorajar_checks", []) + self.scale.get("probe_checks", []):
+            if check.get("errors"):
+                found.append(f"scale: {check['errors']} error(s): {check['first_error']}")
+        for check in self.scale.get("doorajar_checks", []):
+            if check["finished"] != check["chats"]:
+                found.append(f"scale: {check['finished']} of {check['chats']} finished")
+        return found
+
+    # -- tables -----------------------------------------------------------------------------
+
+    def _tier_rows(self, tier: dict[str, Worker]) -> list[list[str]]:
+        rows = []
+        for name, worker in tier.items():
+            cpu = _cpu(worker)
+            final = worker.final
+            updates = sum(int(r["updates"]) for r in worker.rounds)
+            calls = final.get("calls")
+            per_update = (
+                f"{(sum(calls.values()) - calls.get('getMe', 0)) / max(updates, 1):.2f}"
+                if calls
+                else "-"
+            )
+            rows.append(
+                [
+                    LABELS.get(name, name),
+                    f"{statistics.median(cpu):,.0f}",
+                    f"{min(cpu):,.0f}-{max(cpu):,.0f}",
+                    f"{final['p50_us']:,.0f}",
+                    f"{final['p99_us']:,.0f}",
+                    f"{final['peak_rss_kb'] / KB:.1f}",
+                    per_update,
+                ]
+            )
+        return rows
+
+    def _ratio_lines(self, tier: dict[str, Worker]) -> list[str]:
+        lines = []
+        for top, bottom in (
+            ("doorajar", "echo"),
+            ("doorajar", "conversation"),
+            ("doorajar-redis", "conversation"),
+        ):
+            found = ratio(tier, top, bottom)
+            if found:
+                median, low, high = found
+                lines.append(
+                    f"{LABELS[top].split(',')[0]}{', Redis' if 'redis' in top else ''} / "
+                    f"{'echo' if bottom == 'echo' else 'ConversationHandler'}: "
+                    f"{median:.2f} (rounds {low:.2f}-{high:.2f})"
+                )
+        return lines
+
+    def _sections(self) -> list[tuple[str, list[str], list[list[str]], list[str]]]:
+        """(title, header, rows, notes) for each table."""
+        header = [
+            "bot",
+            "CPU us/update (median)",
+            "min-max over rounds",
+            "p50 us",
+            "p99 us",
+            "peak RSS MB",
+            "Bot API calls/update",
+        ]
+        sections = []
+        for title, tier in (
+            (
+                "tier (a): Application.process_update, canned Bot API answers in-process",
+                self.tier_a,
+            ),
+            ("tier (b): Bot API over HTTP to a fake server in another process", self.tier_b),
+        ):
+            if tier:
+                any_worker = next(iter(tier.values()))
+                updates = sum(int(r["updates"]) for r in any_worker.rounds)
+                rounds = len(any_worker.rounds)
+                note = f"{updates:,} updates in {rounds} rounds (after a warm-up round), per bot"
+                sections.append(
+                    (title, header, self._tier_rows(tier), [note, *self._ratio_lines(tier)])
+                )
+        if self.micro:
+            micro = self.micro
+            rows = [
+                [
+                    "engine step (handle + compose)",
+                    f"{micro['step_median_us']:.1f} us median",
+                    f"mean {micro['step_mean_us']:.1f} us, p99 {micro['step_p99_us']:.0f} us, "
+                    f"{micro['steps']:,} steps",
+                ],
+                [
+                    f"load_catalog ({micro['flows']} flows, all phrases)",
+                    f"{micro['load_median_ms']:.1f} ms median",
+                    f"min {micro['load_min_ms']:.1f}, max {micro['load_max_ms']:.1f} ms",
+                ],
+            ]
+            sections.append(("engine and loader, alone", ["what", "time", "spread"], rows, []))
+        if self.scale:
+            s = self.scale
+            stored = s["stored"]
+            users = s["probe_users"]
+            ch_growth = (s["conversation_rss_large_kb"] - s["conversation_rss_small_kb"]) * KB
+            ch_per = ch_growth / (users - 1000)
+            rows = [
+                [
+                    f"SQLite file, {stored['conversations']:,} conversations",
+                    f"{stored['file_bytes'] / MB:,.0f} MB",
+                    f"{stored['bytes_per_conversation']:,.0f} B per conversation "
+                    f"(JSON {stored['json_bytes']:,.0f} B); filled in {stored['seconds']:.0f} s",
+                ],
+                [
+                    "doorajar peak RSS serving traffic",
+                    f"{s['doorajar_rss_large_kb'] / KB:.1f} MB with {stored['conversations']:,} "
+                    "stored",
+                    f"{s['doorajar_rss_small_kb'] / KB:.1f} MB with 1,000 stored",
+                ],
+                [
+                    f"ConversationHandler peak RSS, conversations open part-way "
+                    f"({s['probe_steps']} updates each)",
+                    f"{s['conversation_rss_large_kb'] / KB:.1f} MB with {users:,}",
+                    f"{s['conversation_rss_small_kb'] / KB:.1f} MB with 1,000: "
+                    f"~{ch_per:,.0f} B per conversation",
+                ],
+            ]
+            sections.append(("scale", ["what", "figure", "detail"], rows, []))
+        return sections
+
+    def _target_rows(self) -> list[list[str]]:
+        return [[t.verdict, t.name, t.shown()] for t in self.targets()]
+
+    def _machine_line(self) -> str:
+        m = self.machine
+        return (
+            f"{m['cores']} cores, {m['cpu']}; Python {m['python']}, python-telegram-bot "
+            f"{m['ptb']}, SQLite {m['sqlite']}; {self.users:,} users"
+            f"{' (BENCH_QUICK)' if self.quick else ''}; run took {self.seconds:.0f} s"
+        )
+
+    def text(self) -> str:
+        """The report as plain-text tables."""
+        out = [self._machine_line()]
+        for title, header, rows, notes in self._sections():
+            out += ["", title, *_plain_table(header, rows), *[f"  {n}" for n in notes]]
+        out += ["", "targets", *_plain_table(["", "target", "measured"], self._target_rows())]
+        return "\n".join(out)
+
+    def markdown(self) -> str:
+        """The report as markdown."""
+        out = ["# doorajar benchmark", "", self._machine_line()]
+        for title, header, rows, notes in self._sections():
+            out += ["", f"## {title}", "", *_markdown_table(header, rows)]
+            if notes:
+                out += ["", *[f"- {n}" for n in notes]]
+        out += [
+            "",
+            "## targets",
+            "",
+            *_markdown_table(["", "target", "measured"], self._target_rows()),
+        ]
+        return "\n".join(out) + "\n"
+
+
+def _plain_table(header: list[str], rows: list[list[str]]) -> list[str]:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    line = "  ".join
+    return [
+        line(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip(),
+        *[line(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows],
+    ]
+
+
+def _markdown_table(header: list[str], rows: list[list[str]]) -> list[str]:
+    return [
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join("---" for _ in header) + "|",
+        *["| " + " | ".join(r) + " |" for r in rows],
+    ]
