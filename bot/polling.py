@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TypeVar
 
-from telegram import Update
+from telegram import Bot, Update
 from telegram.error import Conflict, NetworkError, RetryAfter, TelegramError
+from telegram.warnings import PTBUserWarning
 
 from bot.delivery import App, Delivery, deliver, wait_or_stop
 
@@ -27,6 +28,12 @@ log = logging.getLogger("doorajar.polling")
 T = TypeVar("T")
 POLL_TIMEOUT = 25
 """Seconds a long poll may wait for updates (Telegram answers as soon as there is one)."""
+READ_MARGIN = 10
+"""Seconds beyond the long poll before a silent connection counts as timed out."""
+
+# `fetch` reads getUpdates' raw answer so that one unreadable update cannot stop the bot;
+# the library suggests `get_updates`, which fails on the whole batch instead.
+warnings.filterwarnings("ignore", r"Please use 'Bot.getUpdates'", PTBUserWarning)
 CONCURRENT_CHATS = 64
 
 
@@ -85,22 +92,47 @@ async def deliver_once(updates: Sequence[Update], handle: Deliver) -> list[Updat
 
 async def handle_batch(
     updates: Sequence[Update], handle: Deliver, stop: asyncio.Event, backoff: Backoff
-) -> int:
-    """Deliver a batch until every update is done or the bot stops; return the next offset.
-
-    The offset returned is past the batch when all are done, else the oldest update left.
-    """
+) -> int | None:
+    """Deliver a batch until every update is done (None) or the bot stops (the oldest update
+    left, where polling must start again)."""
     pending = list(updates)
     attempt = 0
     while True:
         pending = await deliver_once(pending, handle)
         if not pending:
-            return updates[-1].update_id + 1
+            return None
         delay = backoff.delay(attempt)
         attempt += 1
         log.warning("%d update(s) not saved yet; trying again in %.2f s", len(pending), delay)
         if await wait_or_stop(stop, delay):
             return pending[0].update_id
+
+
+async def fetch(bot: Bot, offset: int, allowed_updates: Sequence[str]) -> tuple[list[Update], int]:
+    """One long poll: the updates, and the offset past all of them.
+
+    An update the library cannot read would fail the same way every time, so it is logged
+    (its id and the error, not its content) and passed over instead of stopping the bot.
+    """
+    raw = await bot.do_api_request(
+        "getUpdates",
+        api_kwargs={
+            "offset": offset,
+            "timeout": POLL_TIMEOUT,
+            "allowed_updates": list(allowed_updates),
+        },
+        read_timeout=POLL_TIMEOUT + READ_MARGIN,
+    )
+    updates = []
+    for data in raw or ():
+        try:
+            updates.append(Update.de_json(data, bot))
+        except Exception as exc:  # any parsing failure is the same to us
+            log.warning(
+                "update %s could not be read: %s", data.get("update_id"), type(exc).__name__
+            )
+        offset = max(offset, int(data["update_id"]) + 1)
+    return updates, offset
 
 
 async def _unless_stopped(call: Awaitable[T], stop: asyncio.Event) -> T | None:
@@ -131,12 +163,7 @@ async def poll(
     failures = 0
     while not stop.is_set():
         try:
-            updates = await _unless_stopped(
-                bot.get_updates(
-                    offset=offset, timeout=POLL_TIMEOUT, allowed_updates=list(allowed_updates)
-                ),
-                stop,
-            )
+            fetched = await _unless_stopped(fetch(bot, offset, allowed_updates), stop)
         except RetryAfter as exc:
             log.warning("getUpdates rate limited: %s", exc)
             await wait_or_stop(stop, retry_seconds(exc))
@@ -147,8 +174,11 @@ async def poll(
             failures += 1
             continue
         failures = 0
-        if updates:
-            offset = await handle_batch(updates, lambda u: deliver(app, u), stop, backoff)
+        if fetched is None:
+            break
+        updates, past = fetched
+        left = await handle_batch(updates, lambda u: deliver(app, u), stop, backoff)
+        offset = past if left is None else left
     if offset:
         try:  # confirms everything below the offset; the next start continues from there
             await bot.get_updates(offset=offset, timeout=0, limit=1)

@@ -147,7 +147,8 @@ class TelegramFrontEnd:
 
     def install(self, app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         """Register every handler and the error handler on `app`."""
-        private = filters.ChatType.PRIVATE
+        # New messages in private chats; edits (and channel posts) are left alone.
+        private = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
         commands: dict[str, Callable[[Update, Context], Coroutine[Any, Any, None]]] = {
             "start": self.on_start,
             "help": self.on_help,

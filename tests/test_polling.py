@@ -137,6 +137,15 @@ async def test_a_poller_stopped_while_the_store_is_down_leaves_the_update_for_th
     assert conv is not None and conv.answers == {"sure": "decided"} and conv.version == 2
 
 
+async def test_an_update_the_library_cannot_read_is_passed_over(catalog: Catalog) -> None:
+    async with polling(catalog) as bot:
+        unreadable = {"update_id": bot.api.next_update_id(), "message": {"text": "no chat"}}
+        bot.api.push(unreadable)
+        await bot.push_and_wait(bot.user.text("/start"))
+        await bot.wait(lambda: not bot.api.pending)
+        assert not bot.task.done()
+
+
 async def test_telegram_errors_on_get_updates_are_waited_out(catalog: Catalog) -> None:
     api = FakeTelegram()
     api.fail("getUpdates", 502, "Bad Gateway")
@@ -182,7 +191,7 @@ async def test_a_chat_whose_update_failed_keeps_its_order_while_other_chats_go_o
     assert handled == [2, 4, 1, 3]
 
 
-async def test_a_batch_returns_the_offset_past_it_or_at_the_oldest_update_left() -> None:
+async def test_a_batch_is_retried_until_done_or_returns_the_oldest_update_left() -> None:
     stop = asyncio.Event()
     tries = 0
 
@@ -191,7 +200,8 @@ async def test_a_batch_returns_the_offset_past_it_or_at_the_oldest_update_left()
         tries += 1
         return Delivery.RETRY if tries < 3 else Delivery.DONE
 
-    assert await handle_batch([update(7, 1)], flaky, stop, FAST) == 8
+    assert await handle_batch([update(7, 1)], flaky, stop, FAST) is None
+    assert tries == 3
 
     async def down(u: Update) -> Delivery:
         stop.set()
