@@ -297,3 +297,31 @@ def test_typed_full_stop_does_not_double_the_templates_own() -> None:
     assert fill("Hi {name},", {"name": "Jo!"}) == "Hi Jo,"
     assert fill("Re: {role} offer", {"role": "Analyst."}) == "Re: Analyst. offer"
     assert fill("{a} and {b}", {"a": "x"}) is None
+
+
+def test_following_the_machine_table_matches_firing_the_trigger(engine: Engine) -> None:
+    """The engine reads each flow's machine instead of firing it; both must agree everywhere."""
+    import random
+
+    class Model:
+        def __init__(self, state: str) -> None:
+            self.state = state
+
+    rng = random.Random(6)
+    checked = 0
+    for flow in engine.catalog.flows.values():
+        choices = {s.slot: s.options for s in flow.states.values() if s.ask == "choice"}
+        texts = [s.slot for s in flow.states.values() if s.ask == "text"]
+        for _ in range(40):
+            answers = {slot: rng.choice(options) for slot, options in choices.items()}
+            answers |= {slot: rng.choice(["", "Acme"]) for slot in texts}
+            for state in flow.states.values():
+                if state.end:
+                    continue
+                triggers = [*state.options] if state.ask == "choice" else ["text"]
+                for trigger in [*triggers, SKIP] if state.optional else triggers:
+                    model = Model(state.name)
+                    flow.machine.events[trigger].trigger(model, answers)
+                    assert engine._fire(flow, state, trigger, answers) == model.state
+                    checked += 1
+    assert checked > 1000
