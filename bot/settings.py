@@ -14,6 +14,13 @@ def _env_int(name: str, default: int) -> int:
     return int(value) if value.strip().isdigit() else default
 
 
+def _env_float(name: str, default: float) -> float:
+    try:
+        return float(os.environ.get(name, "") or default)
+    except ValueError:
+        return default
+
+
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of `doorajar run`."""
     env = os.environ.get
@@ -57,6 +64,13 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=_env_int("DOORAJAR_PORT", 8443),
         help="port the webhook server listens on [DOORAJAR_PORT, default 8443]",
+    )
+    parser.add_argument(
+        "--max-rate",
+        type=float,
+        default=_env_float("DOORAJAR_MAX_RATE", 30),
+        help="messages per second this process sends at most; Telegram allows about 30 per bot, "
+        "so with N workers give each 30/N [DOORAJAR_MAX_RATE, default 30]",
     )
     parser.add_argument(
         "--retention-days",

@@ -547,7 +547,11 @@ def run_bot(catalog: Catalog, args: argparse.Namespace) -> int:
         return 1
     service = ChatService(Engine(catalog), store)
     app = build_application(
-        service, token=token, base_url=args.api_base_url, retention_days=args.retention_days
+        service,
+        token=token,
+        base_url=args.api_base_url,
+        retention_days=args.retention_days,
+        max_rate=args.max_rate,
     )
     receive: Receiver
     if args.webhook:

@@ -49,6 +49,7 @@ def start_workers(
         args = ["--webhook", "--webhook-url", WEBHOOK_URL, "--listen", "127.0.0.1"]
         env = bot_env(server, Path("unused"), DOORAJAR_WEBHOOK_SECRET=WEBHOOK_SECRET)
         env["DOORAJAR_STORE"] = store_url
+        env["DOORAJAR_MAX_RATE"] = "1000000"  # the fake Bot API has no flood limit
         worker = BotProcess([*args, "--port", str(port)], env, folder / f"worker{number}.log")
         workers.append(worker)
         ports.append(port)
