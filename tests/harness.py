@@ -117,6 +117,7 @@ async def running_bot(
     webhook: bool = False,
     rate_limit: bool = False,
     store_retry_delays: tuple[float, ...] = (),
+    retention_days: int = 0,
 ) -> AsyncIterator[Bot]:
     """A started bot; with `webhook`, behind doorajar's webhook server on a free port."""
     api = FakeTelegram()
@@ -127,6 +128,7 @@ async def running_bot(
         request=RecordingRequest(api),
         rate_limit=rate_limit,
         store_retry_delays=store_retry_delays,
+        retention_days=retention_days,
     )
     async with app:
         bot = Bot(app, api, switchable, FakeUser(api), catalog.common["en"])
