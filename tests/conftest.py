@@ -48,7 +48,6 @@ def log_scan(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     doorajar's loggers log at DEBUG and the library's at INFO, as with `--log-level DEBUG`.
     The subprocess tests' logs (`*.log` under pytest's temporary folder) are read too.
     """
-    figures.reset()
     never_log(TOKEN)
     recorder = Recorder()
     root = logging.getLogger()
