@@ -30,7 +30,11 @@ class Conversation:
     updated_at: float = 0.0
 
     def to_json(self) -> str:
-        """Compact JSON for the store: every field, by name, in field order."""
+        """Compact JSON for the store: fields by name, leaving out those that are empty.
+
+        An empty field (no answers yet, wording 0, ...) is its default, so `from_json` reads
+        it back the same; `lang`, whose default is not empty, is always written.
+        """
         # Spelled out rather than dataclasses.asdict, which deep-copies and costs 5x as much.
         data = {
             "chat_id": self.chat_id,
@@ -46,7 +50,8 @@ class Conversation:
             "version": self.version,
             "updated_at": self.updated_at,
         }
-        return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+        kept = {key: value for key, value in data.items() if value or key in _ALWAYS_WRITTEN}
+        return json.dumps(kept, ensure_ascii=False, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Conversation:
@@ -60,3 +65,5 @@ class Conversation:
 
 
 _FIELDS = frozenset(f.name for f in fields(Conversation))
+_ALWAYS_WRITTEN = frozenset({"chat_id", "lang"})
+"""Fields whose default is not the empty value, so leaving them out would change them."""
