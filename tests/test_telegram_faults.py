@@ -63,6 +63,13 @@ async def test_a_failed_send_is_logged_the_answer_kept_and_the_bot_goes_on(
     assert apology == bot.common["sorry_error"]
     assert await bot.post(bot.user.text("/help")) == 200
     assert "main reason" in bot.api.calls_since(mark, "sendMessage")[-1].params["text"]
+    figures.record(
+        "telegram_fault",
+        fault=f"sendMessage {description}",
+        webhook_status=200,
+        answer_kept=True,
+        apology_sent=True,
+    )
 
 
 @pytest.mark.parametrize("method", ["answerCallbackQuery", "editMessageText"])
@@ -73,6 +80,7 @@ async def test_a_timed_out_side_call_does_not_cost_the_next_question(bot: Bot, m
     assert await bot.post(bot.user.tap(DECIDED)) == 200
     (question,) = bot.api.calls_since(mark, "sendMessage")
     assert "main reason" in question.params["text"]
+    figures.record("telegram_fault", fault=f"{method} timeout", next_question_sent=True)
 
 
 async def test_a_user_who_blocked_the_bot_is_no_error(
@@ -85,4 +93,4 @@ async def test_a_user_who_blocked_the_bot_is_no_error(
     assert not [r for r in caplog.records if r.levelname == "ERROR"]
     conv = await bot.conversation()
     assert conv is not None and conv.flow == "decline_offer"
-    figures.record("telegram_faults", blocked_user_errors=0, crashes=0)
+    figures.record("telegram_fault", fault="403 bot was blocked", webhook_status=200, error_logs=0)
