@@ -30,11 +30,12 @@ POLL_TIMEOUT = 25
 """Seconds a long poll may wait for updates (Telegram answers as soon as there is one)."""
 READ_MARGIN = 10
 """Seconds beyond the long poll before a silent connection counts as timed out."""
+CONCURRENT_CHATS = 64
+"""Chats of one batch handled side by side."""
 
 # `fetch` reads getUpdates' raw answer so that one unreadable update cannot stop the bot;
 # the library suggests `get_updates`, which fails on the whole batch instead.
 warnings.filterwarnings("ignore", r"Please use 'Bot.getUpdates'", PTBUserWarning)
-CONCURRENT_CHATS = 64
 
 
 @dataclass(frozen=True)
