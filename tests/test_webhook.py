@@ -179,7 +179,8 @@ async def test_serve_webhook_registers_the_secret_keeps_pending_updates_and_stop
         (call,) = bot.api.calls_since(0, "setWebhook")
         assert call.params["url"] == settings.url
         assert call.params["secret_token"] == SECRET
-        assert call.params.get("drop_pending_updates") in (None, False, "false")
+        assert call.params["drop_pending_updates"] == "false"  # updates waiting are kept
+        assert call.params["allowed_updates"] == list(ALLOWED_UPDATES)
         stop.set()
         await asyncio.wait_for(serving, 5)
         assert bot.api.calls_since(0, "deleteWebhook") == []  # other workers still serve it
