@@ -74,6 +74,7 @@ class Report:
     tier_b: dict[str, Worker] = field(default_factory=dict)
     scale: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
+    load_after: float = 0.0
 
     # -- the figures ------------------------------------------------------------------------
 
@@ -264,7 +265,9 @@ class Report:
         return (
             f"{m['cores']} cores, {m['cpu']}; Python {m['python']}, python-telegram-bot "
             f"{m['ptb']}, SQLite {m['sqlite']}; {self.users:,} users"
-            f"{' (BENCH_QUICK)' if self.quick else ''}; run took {self.seconds:.0f} s"
+            f"{' (BENCH_QUICK)' if self.quick else ''}; run took {self.seconds:.0f} s; "
+            f"load average {m.get('load', '?')} before, {self.load_after:.2f} after "
+            "(other work on the machine inflates CPU figures)"
         )
 
     def text(self) -> str:

@@ -44,7 +44,8 @@ class Plan:
     users_per_round: int
     rounds: int
     warm_up_users: int
-    http_waves: int
+    http_rounds: int
+    """Rounds fed over HTTP (tier b), one wave of users each."""
     engine_users: int
     loads: int
     stored: int
@@ -52,28 +53,30 @@ class Plan:
     probe_steps: int = 4
 
 
+# Many short rounds: the bots take turns every few seconds, so a burst of other work on the
+# machine lands on one round of each rather than on one bot.
 FULL = Plan(
-    users_per_round=400,
-    rounds=5,
+    users_per_round=100,
+    rounds=20,
     warm_up_users=50,
-    http_waves=2,
+    http_rounds=10,
     engine_users=500,
     loads=7,
     stored=1_000_000,
     probe_users=25_000,
 )
 QUICK = Plan(
-    users_per_round=100,
-    rounds=3,
+    users_per_round=50,
+    rounds=6,
     warm_up_users=50,
-    http_waves=1,
+    http_rounds=4,
     engine_users=150,
     loads=5,
     stored=100_000,
     probe_users=5_000,
 )
 SMALL_STORE = 1_000
-RSS_ROUNDS = 2
+RSS_ROUNDS = 8
 """Rounds of traffic served to compare RSS with many and few conversations stored."""
 PROBE_BASE = 1_000
 
@@ -183,23 +186,34 @@ def fake_bot_api() -> Iterator[str]:
         process.wait(timeout=10)
 
 
+Round = tuple[Path, int | None]
+"""A traffic file and how many of its updates to feed (None: all)."""
+
+
+def rounds_of(
+    traffic: TrafficSet, count: int | None = None, waves: int | None = None
+) -> list[Round]:
+    """The first `count` rounds after the warm-up, each cut to its first `waves` waves."""
+    chosen = list(zip(traffic.rounds[1:], traffic.waves[1:], strict=True))[:count]
+    return [(path, cuts[waves - 1] if waves else None) for path, cuts in chosen]
+
+
 def run_tier(
     specs: dict[str, dict[str, Any]],
     traffic: TrafficSet,
-    limits: Sequence[int | None],
+    rounds: Sequence[Round],
     logs: Path,
 ) -> dict[str, Worker]:
-    """Feed every bot the warm-up round, then the rounds, the bots taking turns."""
+    """Feed every bot the warm-up round, then `rounds`, the bots taking turns."""
     workers = {name: Worker.start(name, spec, logs / f"{name}.log") for name, spec in specs.items()}
     try:
         order = list(workers.values())
         for worker in order:
             worker.ask({"round": str(traffic.rounds[0]), "count": False})
-        for number in range(1, len(traffic.rounds)):
+        for number, (path, limit) in enumerate(rounds):
             turn = order[number % len(order) :] + order[: number % len(order)]
             for worker in turn:
-                command = {"round": str(traffic.rounds[number]), "limit": limits[number]}
-                worker.rounds.append(worker.ask(command))
+                worker.rounds.append(worker.ask({"round": str(path), "limit": limit}))
         for worker in order:
             worker.finish()
     finally:
@@ -234,6 +248,7 @@ def machine() -> dict[str, str]:
         "python": platform.python_version(),
         "ptb": telegram.__version__,
         "sqlite": sqlite3.sqlite_version,
+        "load": f"{os.getloadavg()[0]:.2f}",
     }
 
 
@@ -272,8 +287,9 @@ def scale(plan: Plan, traffic: TrafficSet, engine: Engine, work: Path) -> dict[s
     rss = {}
     for count in (SMALL_STORE, plan.stored):
         spec = {"bot": "doorajar", "tier": "a", "store": str(work / f"stored-{count}.db")}
-        limits = [None if number <= RSS_ROUNDS else 0 for number in range(len(traffic.rounds))]
-        workers = run_tier({f"doorajar-{count}": spec}, traffic, limits, logs)
+        workers = run_tier(
+            {f"doorajar-{count}": spec}, traffic, rounds_of(traffic, RSS_ROUNDS), logs
+        )
         rss[count] = workers[f"doorajar-{count}"].final
     result.update(
         stored=stores[plan.stored],
@@ -332,11 +348,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         }
         if redis_url is not None:
             specs_a["doorajar-redis"] = {"bot": "doorajar", "tier": "a", "store": redis_url}
-        report.tier_a = run_tier(specs_a, traffic, [None] * len(traffic.rounds), work / "logs")
+        report.tier_a = run_tier(specs_a, traffic, rounds_of(traffic), work / "logs")
 
     if not options.no_http:
-        limits = [None] + [cuts[plan.http_waves - 1] for cuts in traffic.waves[1:]]
-        print(f"tier (b): {sum(x or 0 for x in limits):,} updates over HTTP ...", flush=True)
+        http = rounds_of(traffic, plan.http_rounds, waves=1)
+        print(f"tier (b): {sum(n or 0 for _, n in http):,} updates over HTTP ...", flush=True)
         with fake_bot_api() as base_url:
             specs_b = {
                 "doorajar": {
@@ -348,13 +364,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "echo": {"bot": "echo", "tier": "b", "base_url": base_url},
                 "conversation": {"bot": "conversation", "tier": "b", "base_url": base_url},
             }
-            report.tier_b = run_tier(specs_b, traffic, limits, work / "logs")
+            report.tier_b = run_tier(specs_b, traffic, http, work / "logs")
 
     if not options.no_scale:
         print(f"scale: {plan.stored:,} stored conversations ...", flush=True)
         report.scale = scale(plan, traffic, engine, work)
 
     report.seconds = time.monotonic() - started
+    report.load_after = os.getloadavg()[0]
     text = report.text()
     print()
     print(text)
