@@ -231,8 +231,18 @@ class Report:
             s = self.scale
             stored = s["stored"]
             users = s["probe_users"]
-            ch_growth = (s["conversation_rss_large_kb"] - s["conversation_rss_small_kb"]) * KB
-            ch_per = ch_growth / (users - 1000)
+            probe = s["probe_rss_kb"]
+
+            def held(bot: str) -> list[str]:
+                small, large = probe[f"{bot}-1000"], probe[f"{bot}-{users}"]
+                per = (large - small) * KB / (users - 1000)
+                return [
+                    f"{LABELS[bot].split(',')[0].removeprefix('floor 2: ')} peak RSS, "
+                    f"conversations open part-way ({s['probe_steps']} updates each)",
+                    f"{large / KB:.1f} MB with {users:,}",
+                    f"{small / KB:.1f} MB with 1,000: ~{per:,.0f} B per conversation",
+                ]
+
             rows = [
                 [
                     f"SQLite file, {stored['conversations']:,} conversations",
@@ -246,13 +256,8 @@ class Report:
                     "stored",
                     f"{s['doorajar_rss_small_kb'] / KB:.1f} MB with 1,000 stored",
                 ],
-                [
-                    f"ConversationHandler peak RSS, conversations open part-way "
-                    f"({s['probe_steps']} updates each)",
-                    f"{s['conversation_rss_large_kb'] / KB:.1f} MB with {users:,}",
-                    f"{s['conversation_rss_small_kb'] / KB:.1f} MB with 1,000: "
-                    f"~{ch_per:,.0f} B per conversation",
-                ],
+                held("doorajar"),
+                held("conversation"),
             ]
             sections.append(("scale", ["what", "figure", "detail"], rows, []))
         return sections

@@ -103,16 +103,25 @@ class Worker:
         )
         return cls(name, process)
 
-    def ask(self, command: dict[str, Any]) -> dict[str, Any]:
-        """Send one command and wait for its answer."""
-        stdin, stdout = self._pipes()
+    def send(self, command: dict[str, Any]) -> None:
+        """Send one command without waiting for its answer."""
+        stdin, _ = self._pipes()
         stdin.write(json.dumps(command) + "\n")
         stdin.flush()
+
+    def receive(self) -> dict[str, Any]:
+        """The answer to the oldest command not yet answered."""
+        _, stdout = self._pipes()
         line = stdout.readline()
         if not line:
-            raise RuntimeError(f"{self.name} stopped; see its log in build/bench/")
+            raise RuntimeError(f"{self.name} stopped; see its log in build/bench/logs/")
         answer: dict[str, Any] = json.loads(line)
         return answer
+
+    def ask(self, command: dict[str, Any]) -> dict[str, Any]:
+        """Send one command and wait for its answer."""
+        self.send(command)
+        return self.receive()
 
     def finish(self) -> dict[str, Any]:
         """Collect the final figures and wait for the process to end."""
@@ -253,36 +262,30 @@ def machine() -> dict[str, str]:
 
 
 def scale(plan: Plan, traffic: TrafficSet, engine: Engine, work: Path) -> dict[str, Any]:
-    """Bytes per stored conversation; RSS with many stored vs few; what CH holds per chat."""
+    """Bytes per stored conversation; RSS with many stored vs few; what each bot holds per
+    conversation left open part-way."""
     logs = work / "logs"
     probe_small = work / "probe-small.jsonl"
     probe_large = work / "probe-large.jsonl"
     write_openings(engine, probe_small, PROBE_BASE, plan.probe_steps, first_user=2_000_000)
     write_openings(engine, probe_large, plan.probe_users, plan.probe_steps, first_user=2_000_000)
     result: dict[str, Any] = {"probe_users": plan.probe_users, "probe_steps": plan.probe_steps}
-    # The ConversationHandler probes run while the store fills: memory is measured, not time.
-    probes = {
-        size: Worker.start(
-            f"conversation-probe-{size}",
-            {"bot": "conversation", "tier": "a"},
-            logs / f"probe-{size}.log",
-        )
-        for size in (PROBE_BASE, plan.probe_users)
-    }
-    for size, worker in probes.items():
-        path = probe_small if size == PROBE_BASE else probe_large
-        stdin, _ = worker._pipes()
-        stdin.write(json.dumps({"round": str(path), "count": False}) + "\n")
-        stdin.write(json.dumps({"finish": True}) + "\n")
-        stdin.flush()
+    # The probes run while the stores fill: memory is measured here, not time.
+    probes: dict[tuple[str, int], Worker] = {}
+    for bot in ("doorajar", "conversation"):
+        for size, path in ((PROBE_BASE, probe_small), (plan.probe_users, probe_large)):
+            name = f"{bot}-probe-{size}"
+            spec = {"bot": bot, "tier": "a", "store": str(work / f"{name}.db")}
+            worker = probes[bot, size] = Worker.start(name, spec, logs / f"{name}.log")
+            worker.send({"round": str(path), "count": False})
+            worker.send({"finish": True})
     stores = {}
     for count in (SMALL_STORE, plan.stored):
         path = work / f"stored-{count}.db"
         stores[count] = run_json(["bench.scale", str(path), str(count)])
     for worker in probes.values():
-        _, stdout = worker._pipes()
-        stdout.readline()  # the round
-        worker.final = json.loads(stdout.readline())
+        worker.receive()  # the round
+        worker.final = worker.receive()
         worker.process.wait(timeout=60)
     rss = {}
     for count in (SMALL_STORE, plan.stored):
@@ -297,9 +300,10 @@ def scale(plan: Plan, traffic: TrafficSet, engine: Engine, work: Path) -> dict[s
         doorajar_rss_small_kb=rss[SMALL_STORE]["peak_rss_kb"],
         doorajar_rss_large_kb=rss[plan.stored]["peak_rss_kb"],
         doorajar_checks=[rss[SMALL_STORE], rss[plan.stored]],
-        conversation_rss_small_kb=probes[PROBE_BASE].final["peak_rss_kb"],
-        conversation_rss_large_kb=probes[plan.probe_users].final["peak_rss_kb"],
-        probe_checks=[probes[PROBE_BASE].final, probes[plan.probe_users].final],
+        probe_rss_kb={
+            f"{bot}-{size}": worker.final["peak_rss_kb"] for (bot, size), worker in probes.items()
+        },
+        probe_checks=[worker.final for worker in probes.values()],
     )
     return result
 

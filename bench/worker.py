@@ -82,10 +82,10 @@ class BotUnderTest:
                 wall_end = time.perf_counter()
                 cpu += cpu_end - cpu_start
                 done += 1
-                if count:
+                if count:  # warm-up and probe rounds keep nothing, so RSS is the bot's own
                     self.latencies.append(wall_end - wall_start)
-                if update.effective_chat is not None:
-                    self.chats.add(update.effective_chat.id)
+                    if update.effective_chat is not None:
+                        self.chats.add(update.effective_chat.id)
         return {"updates": done, "cpu_us": cpu / max(done, 1) * 1e6}
 
     async def finish(self) -> dict[str, Any]:
