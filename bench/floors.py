@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
@@ -33,6 +34,8 @@ from bot.model import SKIP, Catalog, Flow
 
 App = Application[Any, Any, Any, Any, Any, Any]
 Context = ContextTypes.DEFAULT_TYPE
+Step = Callable[[Update, Context], Coroutine[Any, Any, str | int]]
+"""A conversation callback: returns the next state."""
 MENU, GROUP = "menu", "group"
 
 
@@ -200,7 +203,7 @@ class _FlowBot:
             f"Best regards,\n{answers.get('your_name', '')}"
         )
 
-    def on_choice(self, name: str) -> Any:
+    def on_choice(self, name: str) -> Step:
         """The callback for a tap on one of question `name`'s buttons."""
         slot = self.flow.states[name].slot
 
@@ -215,7 +218,7 @@ class _FlowBot:
 
         return chosen
 
-    def on_text(self, name: str) -> Any:
+    def on_text(self, name: str) -> Step:
         """The callback for typed text answering question `name`."""
         slot = self.flow.states[name].slot
 
