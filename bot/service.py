@@ -33,6 +33,21 @@ class AlreadyApplied(Exception):
     """This update id was applied before (a redelivery); nothing was changed."""
 
 
+class ChatLocks:
+    """One asyncio lock per chat, kept only while someone holds or awaits it."""
+
+    def __init__(self) -> None:
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+
+    def __call__(self, chat_id: str) -> asyncio.Lock:
+        """The chat's lock."""
+        lock = self._locks.get(chat_id)
+        if lock is None:
+            lock = asyncio.Lock()
+            self._locks[chat_id] = lock
+        return lock
+
+
 @dataclass
 class ChatService:
     """Runs events for chats; one event per chat at a time within this process."""
@@ -41,14 +56,7 @@ class ChatService:
     store: ConversationStore
 
     def __post_init__(self) -> None:
-        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
-
-    def _lock(self, chat_id: str) -> asyncio.Lock:
-        lock = self._locks.get(chat_id)
-        if lock is None:
-            lock = asyncio.Lock()
-            self._locks[chat_id] = lock
-        return lock
+        self._lock = ChatLocks()
 
     async def current(self, chat_id: str) -> Conversation:
         """The stored conversation, or a new one at the main menu."""

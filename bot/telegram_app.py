@@ -22,7 +22,6 @@ import logging
 import os
 import re
 import sys
-import weakref
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -56,7 +55,7 @@ from bot.events import Back, Event, Restart, Start, Text, decode
 from bot.model import Catalog
 from bot.polling import poll
 from bot.replies import ResultReply
-from bot.service import AlreadyApplied, ChatService, SaveConflict
+from bot.service import AlreadyApplied, ChatLocks, ChatService, SaveConflict
 from bot.store import StoreUnavailable, open_store
 from bot.telegram_logging import configure_logging
 from bot.telegram_render import FORGET_NO, FORGET_YES, Outgoing, Renderer
@@ -135,9 +134,7 @@ class TelegramFrontEnd:
     renderer: Renderer
     store_retry_delays: Sequence[float] = STORE_RETRY_DELAYS
     retention_days: int = 0
-    _locks: weakref.WeakValueDictionary[str, asyncio.Lock] = field(
-        default_factory=weakref.WeakValueDictionary, init=False, repr=False
-    )
+    _lock: ChatLocks = field(default_factory=ChatLocks, init=False, repr=False)
     _purger: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
     _apologised: dict[str, None] = field(default_factory=dict, init=False, repr=False)
 
@@ -192,13 +189,6 @@ class TelegramFrontEnd:
             await asyncio.sleep(PURGE_EVERY_SECONDS)
 
     # -- shared steps -----------------------------------------------------------------------
-
-    def _lock(self, chat_id: str) -> asyncio.Lock:
-        lock = self._locks.get(chat_id)
-        if lock is None:
-            lock = asyncio.Lock()
-            self._locks[chat_id] = lock
-        return lock
 
     async def _retrying(self, call: Callable[[], Awaitable[T]]) -> T:
         """Run a store call, trying again briefly while the store is unavailable."""

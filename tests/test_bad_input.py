@@ -29,6 +29,7 @@ from bot.webhook import handle_update
 from tests import figures
 from tests.fake_bot_api import BOT_USER, private_chat
 from tests.harness import Bot, running_bot, unversioned, wire
+from tests.walk import TAPS
 
 EXAMPLES = settings(
     max_examples=200,
@@ -139,15 +140,7 @@ async def _positions(bot: Bot) -> dict[str, Conversation]:
     positions = {}
     await bot.deliver(bot.user.text("/start decline_offer"))
     positions[CHOICE_STATE] = await bot.store.inner.load(chat)
-    for label in (
-        "I've decided to decline",
-        "I'd rather not say",
-        "Mostly the recruiter",
-        "Nothing specific",
-        "Email",
-        "Formal",
-        "Consider me for other roles",
-    ):
+    for label in TAPS:
         await bot.deliver(bot.user.tap(label))
     positions[TEXT_STATE] = await bot.store.inner.load(chat)
     assert all(conv is not None for conv in positions.values())

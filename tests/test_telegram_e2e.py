@@ -26,6 +26,7 @@ import pytest
 
 from tests.fake_bot_api import TOKEN, Call, FakeBotApiServer, FakeTelegram, FakeUser
 from tests.logscan import never_log
+from tests.walk import TAPS
 
 ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT = 20.0
@@ -170,15 +171,7 @@ def open_flow(session: Session) -> None:
 
 def walk_to_company(session: Session) -> None:
     open_flow(session)
-    for label in (
-        "I've decided to decline",
-        "I'd rather not say",
-        "Mostly the recruiter",
-        "Nothing specific",
-        "Email",
-        "Formal",
-        "Consider me for other roles",
-    ):
+    for label in TAPS:
         session.tap(label)
 
 
