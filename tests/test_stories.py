@@ -46,3 +46,22 @@ def test_every_path_of_every_flow_passes_the_draft_checks(engine: Engine, catalo
             failures.extend(result.draft_problems)
     assert not failures, sorted(set(failures))[:20]
     print(f"every-path: {checked} results across {len(catalog.flows)} flows, 0 draft problems")
+
+
+def test_another_wording_gives_three_different_versions_in_every_flow(
+    engine: Engine, catalog: Catalog
+) -> None:
+    same: list[str] = []
+    for flow in catalog.flows.values():
+        results = list(walk(engine, flow, 20, seed=5))
+        # walk yields each result followed by its second and third wording
+        for first, second, third in zip(results[::3], results[1::3], results[2::3], strict=True):
+            for index, message in enumerate(first.result.messages):
+                texts = {
+                    message.text,
+                    second.result.messages[index].text,
+                    third.result.messages[index].text,
+                }
+                if len(texts) < 3:
+                    same.append(f"{flow.id}/{message.kind}: {len(texts)} distinct wordings")
+    assert not same, sorted(set(same))
