@@ -787,11 +787,10 @@ def load_catalog(paths: Iterable[Path] | None = None) -> Catalog:
                 phrases[lang][flow.id] = parsed_flow
             problems.extend(report.problems)
         for path in sorted(lang_dir.glob("*.yaml")):
-            if (
-                path.name != COMMON_FILE
-                and path.stem not in flows
-                and not any(p.path.endswith(f"{path.stem}.yaml") for p in problems)
-            ):
+            # A flow file that has problems, or was not asked for (`doorajar check
+            # flows/one.yaml`), is not "unknown".
+            beside = phrases_root.parent / "flows" / f"{path.stem}.yaml"
+            if path.name != COMMON_FILE and path.stem not in flows and not beside.is_file():
                 problems.append(
                     Problem(_display(path), 1, f"phrases for unknown flow '{path.stem}'")
                 )

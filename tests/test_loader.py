@@ -232,3 +232,14 @@ def test_yaml_merge_keys_may_override_without_a_duplicate_key(tmp_path: Path) ->
     data, duplicates = read_yaml(path)
     assert data["part"] == {"join": "space", "text": "x"}
     assert duplicates == [("dup", 6)]
+
+
+def test_check_of_one_flow_file_checks_just_that_flow() -> None:
+    done = run_cli("check", FLOW)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("ok: 1 flows")
+
+
+def test_phrases_without_a_flow_file_are_reported(content_copy: Path) -> None:
+    (content_copy / FLOW).unlink()
+    assert_problem(problems(content_copy), PHRASES, "phrases for unknown flow 'decline_offer'")
