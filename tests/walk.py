@@ -21,6 +21,7 @@ TAPS = (
     "Email",
     "Formal",
     "Consider me for other roles",
+    "No, just ask them to keep me in mind",
 )
 CHAT_BASE = 700_000
 
