@@ -108,7 +108,7 @@ def fill(path: Path, count: int, seed: int = 6) -> dict[str, Any]:
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     db.close()
     size = sum(os.path.getsize(f"{path}{s}") for s in ("", "-wal") if os.path.exists(f"{path}{s}"))
-    json_bytes = sum(len(conv.to_json().encode()) for conv in samples) / len(samples)
+    json_bytes = sum(len(conv.to_json(record=False).encode()) for conv in samples) / len(samples)
     return {
         "conversations": count,
         "file_bytes": size,

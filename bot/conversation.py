@@ -29,11 +29,13 @@ class Conversation:
     version: int = 0
     updated_at: float = 0.0
 
-    def to_json(self) -> str:
+    def to_json(self, *, record: bool = True) -> str:
         """Compact JSON for the store: fields by name, leaving out those that are empty.
 
         An empty field (no answers yet, wording 0, ...) is its default, so `from_json` reads
-        it back the same; `lang`, whose default is not empty, is always written.
+        it back the same; `lang`, whose default is not empty, is always written. With
+        `record=False` the chat id, version and time are left out too, for a store that keeps
+        them in columns of their own and passes them back to `from_json`.
         """
         # Spelled out rather than dataclasses.asdict, which deep-copies and costs 5x as much.
         data = {
@@ -51,14 +53,21 @@ class Conversation:
             "updated_at": self.updated_at,
         }
         kept = {key: value for key, value in data.items() if value or key in _ALWAYS_WRITTEN}
+        if not record:
+            for key in _RECORD_FIELDS:
+                kept.pop(key, None)
         return json.dumps(kept, ensure_ascii=False, separators=(",", ":"))
 
     @classmethod
-    def from_json(cls, text: str | bytes) -> Conversation:
-        """Read what `to_json` wrote; unknown keys from other versions are ignored."""
+    def from_json(cls, text: str | bytes, **record: Any) -> Conversation:
+        """Read what `to_json` wrote; unknown keys from other versions are ignored.
+
+        `record` supplies fields kept outside the JSON (chat_id, version, updated_at).
+        """
         data: dict[str, Any] = json.loads(text)
         if not data.keys() <= _FIELDS:
             data = {key: value for key, value in data.items() if key in _FIELDS}
+        data.update(record)
         data["history"] = tuple(data.get("history", ()))
         data["chat_id"] = str(data["chat_id"])
         return cls(**data)
@@ -66,4 +75,5 @@ class Conversation:
 
 _FIELDS = frozenset(f.name for f in fields(Conversation))
 _ALWAYS_WRITTEN = frozenset({"chat_id", "lang"})
+_RECORD_FIELDS = ("chat_id", "version", "updated_at")
 """Fields whose default is not the empty value, so leaving them out would change them."""

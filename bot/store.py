@@ -204,11 +204,15 @@ class SqliteStore:
     async def load(self, chat_id: str) -> Conversation | None:
         try:
             row = self._db.execute(
-                "SELECT data FROM conversations WHERE chat_id = ?", (chat_id,)
+                "SELECT data, version, updated_at FROM conversations WHERE chat_id = ?",
+                (chat_id,),
             ).fetchone()
         except sqlite3.Error as exc:
             raise StoreUnavailable(str(exc)) from exc
-        return Conversation.from_json(row[0]) if row else None
+        if row is None:
+            return None
+        # The chat id, version and time live in their own columns, not again in the JSON.
+        return Conversation.from_json(row[0], chat_id=chat_id, version=row[1], updated_at=row[2])
 
     async def save(self, conv: Conversation, update_id: int | None = None) -> SaveResult:
         saved = replace(conv, version=conv.version + 1, updated_at=time.time())
@@ -224,13 +228,19 @@ class SqliteStore:
             if conv.version == 0:
                 cursor = db.execute(
                     "INSERT OR IGNORE INTO conversations VALUES (?, ?, ?, ?)",
-                    (conv.chat_id, saved.version, saved.updated_at, saved.to_json()),
+                    (conv.chat_id, saved.version, saved.updated_at, saved.to_json(record=False)),
                 )
             else:
                 cursor = db.execute(
                     "UPDATE conversations SET version = ?, updated_at = ?, data = ? "
                     "WHERE chat_id = ? AND version = ?",
-                    (saved.version, saved.updated_at, saved.to_json(), conv.chat_id, conv.version),
+                    (
+                        saved.version,
+                        saved.updated_at,
+                        saved.to_json(record=False),
+                        conv.chat_id,
+                        conv.version,
+                    ),
                 )
             if cursor.rowcount != 1:
                 db.execute("ROLLBACK")  # the recorded update id goes too

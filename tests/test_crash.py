@@ -201,11 +201,14 @@ def test_a_polling_bot_on_sqlite_killed_five_times_keeps_every_acknowledged_answ
         )
 
     def read() -> Conversation | None:
+        chat = str(chat_id(INDEX))
         with sqlite3.connect(path) as db:
             row = db.execute(
-                "SELECT data FROM conversations WHERE chat_id = ?", (str(chat_id(INDEX)),)
+                "SELECT data, version, updated_at FROM conversations WHERE chat_id = ?", (chat,)
             ).fetchone()
-        return Conversation.from_json(row[0]) if row else None
+        if row is None:
+            return None
+        return Conversation.from_json(row[0], chat_id=chat, version=row[1], updated_at=row[2])
 
     delivered: set[int] = set()
     try:

@@ -173,3 +173,16 @@ async def test_sqlite_locked_by_another_writer_changes_nothing(tmp_path: Path) -
     again = await store.save(replace(first, state="b"), update_id=2)
     assert isinstance(again, Conversation) and again.state == "b"
     await store.close()
+
+
+async def test_sqlite_keeps_chat_id_version_and_time_only_in_their_columns(tmp_path: Path) -> None:
+    import sqlite3
+
+    store = SqliteStore(tmp_path / "doorajar.db")
+    saved = await store.save(Conversation(chat_id="77", state="tone", answers={"company": "Acme"}))
+    assert isinstance(saved, Conversation)
+    assert await store.load("77") == saved
+    await store.close()
+    with sqlite3.connect(tmp_path / "doorajar.db") as db:
+        (data,) = db.execute("SELECT data FROM conversations").fetchone()
+    assert '"chat_id"' not in data and '"version"' not in data and '"updated_at"' not in data
