@@ -41,11 +41,37 @@ class YamlReadError(Exception):
         self.line = line
 
 
+_STR = "tag:yaml.org,2002:str"
+_IMPLICIT_FIRST = frozenset(key for key in _BaseLoader.yaml_implicit_resolvers if key)
+_WORDS = frozenset(
+    variant
+    for word in ("yes", "no", "true", "false", "on", "off", "null")
+    for variant in (word, word.capitalize(), word.upper())
+)
+"""The words YAML 1.1 reads as booleans or null, as PyYAML's patterns spell them."""
+
+
 class _Loader(_BaseLoader):  # type: ignore[misc,valid-type]
     """The safe loader, used to parse into nodes and to construct plain scalars."""
 
+    def resolve(self, kind: type, value: Any, implicit: tuple[bool, bool]) -> str:
+        """Tag a node as the safe loader would, skipping the patterns a scalar cannot match.
 
-_STR = "tag:yaml.org,2002:str"
+        Quoted text is always a string; plain text is one unless it starts like a number,
+        null or merge key, or is one of YAML 1.1's boolean and null words. Most phrases and
+        every id end here without a regular expression.
+        """
+        if (
+            kind is yaml.ScalarNode
+            and value
+            and (
+                not implicit[0]
+                or value[0] not in _IMPLICIT_FIRST
+                or (value[0].isalpha() and value not in _WORDS)
+            )
+        ):
+            return _STR
+        return str(super().resolve(kind, value, implicit))
 
 
 class _Builder:

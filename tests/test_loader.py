@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.loader import CatalogError, load_catalog
+from bot.loader import CatalogError, default_content_root, load_catalog
 
 FLOW = "flows/decline_offer.yaml"
 PHRASES = "phrases/en/decline_offer.yaml"
@@ -243,3 +243,20 @@ def test_check_of_one_flow_file_checks_just_that_flow() -> None:
 def test_phrases_without_a_flow_file_are_reported(content_copy: Path) -> None:
     (content_copy / FLOW).unlink()
     assert_problem(problems(content_copy), PHRASES, "phrases for unknown flow 'decline_offer'")
+
+
+def test_yaml_reads_every_scalar_as_safe_load_does(tmp_path: Path) -> None:
+    import yaml
+
+    from bot.yamlread import read_yaml
+
+    text = (
+        "a: yes\nb: No\nc: ~\nd: null\ne: 12\nf: 1.5\ng: 'yes'\nh: on\ni: Yesterday\n"
+        "j: nothing\nk: -3\nl: .inf\nm:\nn: 0x1F\no: 2001-12-14\np: OFF\nq: Thank you\n"
+    )
+    path = tmp_path / "scalars.yaml"
+    path.write_text(text)
+    data, _ = read_yaml(path)
+    assert data == yaml.safe_load(text)
+    for content in sorted((default_content_root() / "phrases" / "en").glob("*.yaml")):
+        assert read_yaml(content)[0] == yaml.safe_load(content.read_text())
