@@ -219,17 +219,25 @@ def test_a_polling_bot_on_sqlite_killed_five_times_keeps_every_acknowledged_answ
     finish(tally, read(), expected, "sigkill_polling_sqlite")
 
 
+def webhook_worker(
+    server: FakeBotApiServer, store_url: str
+) -> tuple[int, list[str], dict[str, str]]:
+    """A free port, the flags and the environment of a webhook worker on `store_url`."""
+    port = free_port()
+    args = ["--webhook", "--webhook-url", WEBHOOK_URL, "--listen", "127.0.0.1"]
+    args += ["--port", str(port)]
+    env = bot_env(server, Path("unused"), DOORAJAR_WEBHOOK_SECRET=WEBHOOK_SECRET)
+    env["DOORAJAR_STORE"] = store_url
+    return port, args, env
+
+
 def test_a_webhook_worker_on_redis_killed_five_times_keeps_every_acknowledged_answer(
     fake_api: tuple[FakeTelegram, FakeBotApiServer], tmp_path: Path, expected: Reference
 ) -> None:
     api, server = fake_api
     redis_server = RedisServer(tmp_path, durable=True)
     store_url = redis_server.start()
-    port = free_port()
-    args = ["--webhook", "--webhook-url", WEBHOOK_URL, "--listen", "127.0.0.1"]
-    args += ["--port", str(port)]
-    env = bot_env(server, Path("unused"), DOORAJAR_WEBHOOK_SECRET=WEBHOOK_SECRET)
-    env["DOORAJAR_STORE"] = store_url
+    port, args, env = webhook_worker(server, store_url)
     bots: list[BotProcess] = []
 
     def start(number: int) -> BotProcess:
@@ -278,11 +286,8 @@ def test_a_webhook_worker_answers_503_while_redis_is_down_then_applies_the_updat
     api, server = fake_api
     redis_server = RedisServer(tmp_path, durable=True)
     store_url = redis_server.start()
-    port = free_port()
-    args = ["--webhook", "--webhook-url", WEBHOOK_URL, "--listen", "127.0.0.1"]
-    env = bot_env(server, Path("unused"), DOORAJAR_WEBHOOK_SECRET=WEBHOOK_SECRET)
-    env["DOORAJAR_STORE"] = store_url
-    bot = BotProcess([*args, "--port", str(port)], env, tmp_path / "worker.log")
+    port, args, env = webhook_worker(server, store_url)
+    bot = BotProcess(args, env, tmp_path / "worker.log")
     user = FakeUser(api)
     sorry_store = catalog.common["en"]["sorry_store"]
     try:
