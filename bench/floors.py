@@ -30,7 +30,7 @@ from telegram.ext import (
 from telegram.request import BaseRequest
 
 from bench.common import FLOW, TOKEN
-from bot.model import SKIP, Catalog, Flow
+from bot.content.catalog import SKIP, Catalog, Flow
 
 App = Application[Any, Any, Any, Any, Any, Any]
 Context = ContextTypes.DEFAULT_TYPE

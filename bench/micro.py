@@ -14,8 +14,8 @@ import sys
 import time
 
 from bench.traffic import timed_walks
+from bot.content.loader import load_catalog
 from bot.engine import Engine
-from bot.loader import load_catalog
 
 WARM_UP_USERS = 50
 

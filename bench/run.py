@@ -31,8 +31,8 @@ from typing import IO, Any
 
 from bench.report import Report
 from bench.traffic import TrafficSet, write_openings, write_traffic
+from bot.content.loader import load_catalog
 from bot.engine import Engine
-from bot.loader import load_catalog
 
 ROOT = Path(__file__).resolve().parent.parent
 

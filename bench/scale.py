@@ -24,11 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from bench.traffic import SimulatedUser
+from bot.content.loader import load_catalog
 from bot.conversation import Conversation
 from bot.engine import Engine
-from bot.loader import load_catalog
-from bot.store import SqliteStore
-from bot.telegram_render import Renderer
+from bot.store.sqlite import SqliteStore
+from bot.telegram.render import Renderer
 
 SAMPLES = 64
 """Different finished conversations to copy from."""

@@ -23,12 +23,12 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import BOT_USER, FLOW
+from bot.check.stories import sample_text
+from bot.content.catalog import SKIP
 from bot.conversation import Conversation
 from bot.engine import Engine, Outcome
 from bot.events import Event, Start, Text, decode, encode
-from bot.model import SKIP
-from bot.stories import sample_text
-from bot.telegram_render import Outgoing, Renderer
+from bot.telegram.render import Outgoing, Renderer
 
 WAVE = 50
 """Users whose steps are interleaved with each other."""

@@ -114,11 +114,11 @@ def percentile(sorted_values: list[float], share: float) -> float:
 
 
 def _doorajar(spec: dict[str, Any], request: NullRequest | None) -> BotUnderTest:
+    from bot.content.loader import load_catalog
     from bot.engine import Engine
-    from bot.loader import load_catalog
     from bot.service import ChatService
-    from bot.store import open_store
-    from bot.telegram_app import build_application
+    from bot.store.factory import open_store
+    from bot.telegram.gateway import build_application
 
     store = open_store(spec["store"])
     service = ChatService(Engine(load_catalog()), store)
@@ -140,7 +140,7 @@ def _doorajar(spec: dict[str, Any], request: NullRequest | None) -> BotUnderTest
 def _floor(spec: dict[str, Any], request: NullRequest | None) -> BotUnderTest:
     if spec["bot"] == "echo":
         return BotUnderTest(echo_application(request, spec.get("base_url")), request)
-    from bot.loader import load_catalog
+    from bot.content.loader import load_catalog
 
     app = conversation_application(load_catalog(), request, spec.get("base_url"))
 
@@ -164,7 +164,7 @@ def main(argv: list[str]) -> int:
     """Build the bot from argv[1], then answer commands from stdin until `finish`."""
     spec = json.loads(argv[1])
     warnings.simplefilter("ignore")
-    from bot.telegram_logging import configure_logging
+    from bot.telegram.logs import configure_logging
 
     configure_logging("INFO", TOKEN)  # as `doorajar run` does, for every bot alike
     errors = _ErrorCount()

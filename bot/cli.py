@@ -10,8 +10,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from bot.loader import SEED_UNITS, CatalogError, load_catalog
-from bot.model import Catalog
+from bot.content.catalog import Catalog
+from bot.content.loader import SEED_UNITS, CatalogError, load_catalog
 
 
 def _load(paths: Sequence[Path] | None = None) -> Catalog | None:
@@ -70,7 +70,8 @@ def cmd_chat(args: argparse.Namespace) -> int:
     from bot.console import run_console
     from bot.engine import Engine
     from bot.service import ChatService
-    from bot.store import StoreUnavailable, open_store
+    from bot.store.factory import open_store
+    from bot.store.protocol import StoreUnavailable
 
     catalog = _load()
     if catalog is None:
@@ -99,7 +100,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     catalog = _load()
     if catalog is None:
         return 1
-    from bot.telegram_app import run_bot
+    from bot.telegram.gateway import run_bot
 
     code: int = run_bot(catalog, args)
     return code

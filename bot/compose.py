@@ -9,8 +9,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-from bot.loader import PLACEHOLDER_RE
-from bot.model import Advice, FlowPhrases, MessageKind, MessageTemplate, Part
+from bot.content.catalog import (
+    PLACEHOLDER_RE,
+    Advice,
+    FlowPhrases,
+    MessageKind,
+    MessageTemplate,
+    Part,
+)
 
 Answers = Mapping[str, str]
 

@@ -10,9 +10,9 @@ import sys
 from typing import TextIO
 
 from bot.compose import ComposedResult
+from bot.content.catalog import KEEP, SKIP, CommonPhrases
 from bot.engine import fill_common
 from bot.events import Back, Event, Restart, Start, Text, decode
-from bot.model import KEEP, SKIP, CommonPhrases
 from bot.replies import Button, MenuReply, Notice, QuestionReply, Reply, ResultReply
 from bot.service import ChatService
 

@@ -10,7 +10,7 @@ import re
 from collections.abc import Collection, Mapping
 
 from bot.compose import ComposedMessage
-from bot.loader import PLACEHOLDER_RE
+from bot.content.catalog import PLACEHOLDER_RE
 
 # A slot whose value may appear in a message only when the user opted in to it.
 OPT_IN: Mapping[str, tuple[str, str]] = {

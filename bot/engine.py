@@ -15,6 +15,7 @@ import unicodedata
 from dataclasses import dataclass, replace
 
 from bot.compose import compose_result, wording_count
+from bot.content.catalog import KEEP, SKIP, Catalog, CommonPhrases, Flow, FlowPhrases, State
 from bot.conversation import Conversation
 from bot.drafts import check_message
 from bot.events import (
@@ -29,7 +30,6 @@ from bot.events import (
     Text,
     encode,
 )
-from bot.model import KEEP, SKIP, Catalog, CommonPhrases, Flow, FlowPhrases, State
 from bot.replies import Button, MenuReply, Notice, QuestionReply, Reply, ResultReply
 
 # Joiners that shape emoji and some scripts; every other invisible format character goes,

@@ -7,7 +7,7 @@ from typing import Literal
 
 from transitions.extensions import GraphMachine
 
-from bot.model import SKIP, Flow
+from bot.content.catalog import SKIP, Flow
 
 
 def _graph_machine(

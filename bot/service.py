@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from bot.conversation import Conversation
 from bot.engine import Engine, Outcome
 from bot.events import Event
-from bot.store import DUPLICATE, ConversationStore
+from bot.store.protocol import DUPLICATE, ConversationStore
 
 SAVE_ATTEMPTS = 8
 

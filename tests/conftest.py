@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.content.catalog import Catalog
+from bot.content.loader import default_content_root, load_catalog
 from bot.engine import Engine
-from bot.loader import default_content_root, load_catalog
-from bot.model import Catalog
 from tests import figures
 from tests.fake_bot_api import TOKEN
 from tests.logscan import Recorder, file_lines, leaks, never_log

@@ -13,14 +13,15 @@ from typing import Any
 import httpx
 from telegram import Update
 
+from bot.content.catalog import Catalog
 from bot.conversation import Conversation
-from bot.delivery import App, Delivery, deliver
 from bot.engine import Engine
-from bot.model import Catalog
 from bot.service import ChatService
-from bot.store import ConversationStore, MemoryStore, SaveResult, StoreUnavailable
-from bot.telegram_app import build_application
-from bot.webhook import SECRET_HEADER, WebhookServer, handle_update
+from bot.store.memory import MemoryStore
+from bot.store.protocol import ConversationStore, SaveResult, StoreUnavailable
+from bot.telegram.delivery import App, Delivery, deliver
+from bot.telegram.gateway import build_application
+from bot.telegram.webhook import SECRET_HEADER, WebhookServer, handle_update
 from tests.fake_bot_api import TOKEN, Call, FakeTelegram, FakeUser, RecordingRequest
 
 SECRET = "test-Secret_123"

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bot.content.catalog import Catalog
 from bot.conversation import Conversation
-from bot.model import Catalog
 from tests.fake_bot_api import FakeTelegram, FakeUser
 from tests.harness import running_bot
 from tests.logscan import never_log

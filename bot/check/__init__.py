@@ -1,0 +1,1 @@
+"""`doorajar check`: every content rule, the story tests and the walk of every path."""

@@ -1,0 +1,21 @@
+"""Open the store a setting names: memory, SQLite or Redis."""
+
+from __future__ import annotations
+
+from bot.store.memory import MemoryStore
+from bot.store.protocol import ConversationStore
+from bot.store.sqlite import SqliteStore, default_sqlite_path
+
+
+def open_store(spec: str | None) -> ConversationStore:
+    """A store from a setting: `memory`, `sqlite:///path`, a bare path, or a redis:// URL."""
+    if not spec:
+        return SqliteStore(default_sqlite_path())
+    if spec == "memory":
+        return MemoryStore()
+    if spec.startswith(("redis://", "rediss://", "unix://")):
+        from bot.store.redis import RedisStore
+
+        return RedisStore.from_url(spec)
+    # sqlite:///abs/path.db and sqlite://relative.db, as in SQLAlchemy URLs
+    return SqliteStore(spec.removeprefix("sqlite://"))

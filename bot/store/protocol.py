@@ -1,0 +1,76 @@
+"""Where conversations live between updates: the `ConversationStore` protocol and its stores.
+
+Every store keeps the same promises, checked by one contract test suite
+(`tests/store_contract.py`, run against the memory, SQLite and Redis stores):
+
+* `load` returns the saved conversation or None;
+* `save` is compare-and-set: it writes only when the stored version still equals the version
+  the conversation was loaded with, and returns the conversation with its new version, or None
+  when someone else saved first (the caller reloads and retries);
+* `save(conv, update_id=...)` also records the Telegram update id, in the same transaction:
+  an id already recorded for the chat makes it return `DUPLICATE` and write nothing, so an
+  update delivered twice (a retry, or two workers) changes the conversation once. Ids are kept
+  for `SEEN_KEEP_SECONDS`, longer than Telegram keeps an undelivered update;
+* `seen` only reads: has this update id been recorded (a cheap check, never a write);
+* `forget` deletes everything kept for a chat (conversation and recorded update ids);
+  `purge` does the same for every chat idle longer than the retention period.
+
+A store that cannot be reached raises `StoreUnavailable` and has changed nothing.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Final, Protocol
+
+from bot.conversation import Conversation
+
+SEEN_KEEP_SECONDS = 24 * 3600
+"""How long update ids are remembered: Telegram gives up on an update after 24 hours."""
+
+
+class StoreUnavailable(Exception):
+    """The store cannot be reached or written; nothing was changed."""
+
+
+class Duplicate(enum.Enum):
+    """What `save` returns for an update id already recorded for the chat."""
+
+    UPDATE = "duplicate update"
+
+
+DUPLICATE: Final = Duplicate.UPDATE
+SaveResult = Conversation | Duplicate | None
+"""A saved conversation (new version), `DUPLICATE`, or None after losing a compare-and-set."""
+
+
+class ConversationStore(Protocol):
+    """Keeps conversations by chat; every method is safe to call from one event loop."""
+
+    async def load(self, chat_id: str) -> Conversation | None:
+        """The chat's saved conversation, or None."""
+        ...
+
+    async def save(self, conv: Conversation, update_id: int | None = None) -> SaveResult:
+        """Write `conv` if the stored version is still `conv.version`; return it re-versioned.
+
+        With `update_id`, atomically: `DUPLICATE` (and no write) when the id is already
+        recorded for the chat, else the compare-and-set and, when it wins, the id recorded.
+        """
+        ...
+
+    async def seen(self, chat_id: str, update_id: int) -> bool:
+        """Whether `save` has recorded `update_id` for the chat (reads only)."""
+        ...
+
+    async def forget(self, chat_id: str) -> None:
+        """Delete the conversation and everything else kept for the chat."""
+        ...
+
+    async def purge(self, idle_seconds: float) -> int:
+        """Forget every chat not updated for `idle_seconds`; return how many conversations."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections."""
+        ...

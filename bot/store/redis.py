@@ -1,0 +1,159 @@
+"""The scale-out store: several webhook workers share one Redis (redis-py asyncio).
+
+Keys, all under a prefix (default `doorajar`), with the chat id as a hash tag:
+
+* `{chat}:conv` - a hash: `v` the version, `d` the conversation JSON, `u` the update time;
+* `{chat}:seen` - a sorted set of applied update ids scored by time; old ids are trimmed on
+  every save and the key expires `SEEN_KEEP_SECONDS` after the chat's last save;
+* `idle` - a sorted set of chat ids scored by their last update, for retention.
+
+Every write is one Lua script, so it is atomic: a save checks the update id, compares the
+version, writes the conversation and records the id at once, and two workers never lose each
+other's answers or apply one update twice. The `idle` index is shared by all chats, so this
+needs one Redis primary (with replicas or Sentinel if you like), not Redis Cluster.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable
+from dataclasses import replace
+from typing import Any
+
+import redis.asyncio as redis
+from redis.exceptions import (
+    MasterDownError,
+    OutOfMemoryError,
+    ReadOnlyError,
+    RedisError,
+    ResponseError,
+    TryAgainError,
+)
+
+from bot.conversation import Conversation
+from bot.store.protocol import DUPLICATE, SEEN_KEEP_SECONDS, SaveResult, StoreUnavailable
+
+PURGE_BATCH = 500
+"""Idle chats looked at per round trip while purging."""
+_TRANSIENT_REPLIES = (ReadOnlyError, OutOfMemoryError, TryAgainError, MasterDownError)
+"""Error replies that pass (a fail-over, a full memory); other error replies are bugs."""
+
+# KEYS: conv, seen, idle. ARGV: expected version, new version, JSON, now, chat id,
+# update id ('' for none), oldest id time to keep, seconds to keep the ids.
+# Returns 1 saved, 0 lost the compare-and-set, -1 duplicate update id.
+_SAVE = """
+if ARGV[6] ~= '' and redis.call('ZSCORE', KEYS[2], ARGV[6]) then return -1 end
+local current = redis.call('HGET', KEYS[1], 'v')
+if (current or '0') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'v', ARGV[2], 'd', ARGV[3], 'u', ARGV[4])
+redis.call('ZADD', KEYS[3], ARGV[4], ARGV[5])
+if ARGV[6] ~= '' then
+  redis.call('ZADD', KEYS[2], ARGV[4], ARGV[6])
+  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[7])
+  redis.call('EXPIRE', KEYS[2], ARGV[8])
+end
+return 1
+"""
+# KEYS: conv, seen, idle. ARGV: cutoff, chat id. Forgets the chat unless it was saved since
+# the scan. Returns 1 when a conversation was deleted, 2 for an index entry without one,
+# 0 when the chat was kept.
+_PURGE_ONE = """
+local updated = redis.call('HGET', KEYS[1], 'u')
+if updated and tonumber(updated) >= tonumber(ARGV[1]) then return 0 end
+redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('ZREM', KEYS[3], ARGV[2])
+if updated then return 1 end
+return 2
+"""
+
+
+class RedisStore:
+    """Keeps the `ConversationStore` promises on Redis."""
+
+    def __init__(self, client: redis.Redis, prefix: str = "doorajar") -> None:
+        self._redis = client
+        self._prefix = prefix
+        self._save = client.register_script(_SAVE)
+        self._purge_one = client.register_script(_PURGE_ONE)
+
+    @classmethod
+    def from_url(cls, url: str, prefix: str = "doorajar", timeout: float = 5.0) -> RedisStore:
+        """A store for `redis://host:port/db` (or rediss://, unix://)."""
+        client = redis.Redis.from_url(
+            url,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            health_check_interval=30,
+        )
+        return cls(client, prefix)
+
+    def _key(self, chat_id: str, kind: str) -> str:
+        return f"{self._prefix}:{{{chat_id}}}:{kind}"
+
+    @property
+    def _idle(self) -> str:
+        return f"{self._prefix}:idle"
+
+    async def _call(self, awaitable: Awaitable[Any]) -> Any:
+        """Await a Redis call; an unreachable or failing-over server is `StoreUnavailable`."""
+        try:
+            return await awaitable
+        except ResponseError as exc:
+            if isinstance(exc, _TRANSIENT_REPLIES):
+                raise StoreUnavailable(f"Redis: {type(exc).__name__}") from exc
+            raise  # a wrong command or script: a bug, not an outage
+        except (RedisError, OSError) as exc:
+            raise StoreUnavailable(f"Redis: {type(exc).__name__}") from exc
+
+    async def load(self, chat_id: str) -> Conversation | None:
+        data = await self._call(self._redis.hget(self._key(chat_id, "conv"), "d"))
+        return Conversation.from_json(data) if data else None
+
+    async def save(self, conv: Conversation, update_id: int | None = None) -> SaveResult:
+        saved = replace(conv, version=conv.version + 1, updated_at=time.time())
+        keys = [self._key(conv.chat_id, "conv"), self._key(conv.chat_id, "seen"), self._idle]
+        args: list[str | int | float] = [
+            conv.version,
+            saved.version,
+            saved.to_json(),
+            repr(saved.updated_at),
+            conv.chat_id,
+            "" if update_id is None else update_id,
+            repr(saved.updated_at - SEEN_KEEP_SECONDS),
+            SEEN_KEEP_SECONDS,
+        ]
+        written = await self._call(self._save(keys=keys, args=args))
+        if written == -1:
+            return DUPLICATE
+        return saved if written == 1 else None
+
+    async def seen(self, chat_id: str, update_id: int) -> bool:
+        score = await self._call(self._redis.zscore(self._key(chat_id, "seen"), update_id))
+        return score is not None
+
+    async def forget(self, chat_id: str) -> None:
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.delete(self._key(chat_id, "conv"), self._key(chat_id, "seen"))
+        pipe.zrem(self._idle, chat_id)
+        await self._call(pipe.execute())
+
+    async def purge(self, idle_seconds: float) -> int:
+        cutoff = time.time() - idle_seconds
+        removed = 0
+        while True:
+            chats = await self._call(
+                self._redis.zrangebyscore(self._idle, "-inf", cutoff, start=0, num=PURGE_BATCH)
+            )
+            progressed = False
+            for raw in chats:
+                chat_id = raw.decode() if isinstance(raw, bytes) else str(raw)
+                keys = [self._key(chat_id, "conv"), self._key(chat_id, "seen"), self._idle]
+                done = await self._call(self._purge_one(keys=keys, args=[repr(cutoff), chat_id]))
+                removed += done == 1
+                progressed = progressed or done != 0
+            # A full batch in which every chat was kept would come back unchanged: stop there.
+            if len(chats) < PURGE_BATCH or not progressed:
+                return removed
+
+    async def close(self) -> None:
+        await self._redis.aclose()

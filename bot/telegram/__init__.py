@@ -1,0 +1,1 @@
+"""The Telegram front end: receiving updates (webhook, polling), the gateway, rendering, sending."""

@@ -1,0 +1,155 @@
+"""The store contract: one suite, run against every store by subclassing (as transitions does)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from dataclasses import replace
+
+import pytest
+
+from bot.conversation import Conversation
+from bot.store.protocol import DUPLICATE, ConversationStore
+
+
+class StoreContract:
+    """Subclass and provide a `store` fixture and `traces`."""
+
+    @pytest.fixture
+    async def store(self) -> AsyncIterator[ConversationStore]:  # pragma: no cover - overridden
+        raise NotImplementedError
+        yield
+
+    async def traces(self, store: ConversationStore, chat_id: str) -> list[str]:
+        """Whatever the store still keeps about `chat_id` (keys, rows), described."""
+        raise NotImplementedError  # pragma: no cover - overridden
+
+    async def test_load_of_unknown_chat_is_none(self, store: ConversationStore) -> None:
+        assert await store.load("nobody") is None
+
+    async def test_save_then_load_round_trips(self, store: ConversationStore) -> None:
+        conv = Conversation(
+            chat_id="7",
+            flow="decline_offer",
+            state="tone",
+            answers={"company": "Zoë & Co {0}", "reason": "pay"},
+            history=("sure", "reason"),
+            remembered={"your_name": "Sam"},
+        )
+        saved = await store.save(conv)
+        assert isinstance(saved, Conversation) and saved.version == 1
+        loaded = await store.load("7")
+        assert loaded == saved
+
+    async def test_save_with_stale_version_is_refused(self, store: ConversationStore) -> None:
+        first = await store.save(Conversation(chat_id="8"))
+        assert isinstance(first, Conversation)
+        second = await store.save(replace(first, state="a"))
+        assert isinstance(second, Conversation) and second.version == 2
+        assert await store.save(replace(first, state="b")) is None
+        loaded = await store.load("8")
+        assert loaded is not None and loaded.state == "a"
+
+    async def test_two_new_conversations_for_one_chat_only_one_wins(
+        self, store: ConversationStore
+    ) -> None:
+        results = await asyncio.gather(
+            store.save(Conversation(chat_id="9", state="x")),
+            store.save(Conversation(chat_id="9", state="y")),
+        )
+        assert sum(isinstance(r, Conversation) for r in results) == 1
+
+    # -- update ids: applied once ------------------------------------------------------------
+
+    async def test_an_update_id_is_applied_once(self, store: ConversationStore) -> None:
+        first = await store.save(Conversation(chat_id="1", state="a"), update_id=100)
+        assert isinstance(first, Conversation)
+        again = await store.save(replace(first, state="b"), update_id=100)
+        assert again is DUPLICATE
+        loaded = await store.load("1")
+        assert loaded == first  # the duplicate wrote nothing
+
+    async def test_a_duplicate_is_reported_before_a_lost_compare_and_set(
+        self, store: ConversationStore
+    ) -> None:
+        first = await store.save(Conversation(chat_id="1"), update_id=100)
+        assert isinstance(first, Conversation)
+        stale = Conversation(chat_id="1")  # version 0: would lose the compare-and-set too
+        assert await store.save(stale, update_id=100) is DUPLICATE
+
+    async def test_a_lost_compare_and_set_records_no_update_id(
+        self, store: ConversationStore
+    ) -> None:
+        first = await store.save(Conversation(chat_id="1"), update_id=100)
+        assert isinstance(first, Conversation)
+        assert await store.save(replace(first, version=0), update_id=101) is None
+        assert await store.seen("1", 101) is False
+        retried = await store.save(replace(first, state="b"), update_id=101)
+        assert isinstance(retried, Conversation) and retried.version == 2
+
+    async def test_seen_only_reads_what_a_save_recorded(self, store: ConversationStore) -> None:
+        assert await store.seen("1", 100) is False
+        assert await store.seen("1", 100) is False  # asking records nothing
+        await store.save(Conversation(chat_id="1"), update_id=100)
+        assert await store.seen("1", 100) is True
+        assert await store.seen("1", 101) is False
+        assert await store.seen("2", 100) is False  # ids are per chat
+
+    async def test_update_ids_are_per_chat(self, store: ConversationStore) -> None:
+        one = await store.save(Conversation(chat_id="1"), update_id=100)
+        two = await store.save(Conversation(chat_id="2"), update_id=100)
+        assert isinstance(one, Conversation) and isinstance(two, Conversation)
+
+    async def test_a_save_without_an_update_id_records_none(self, store: ConversationStore) -> None:
+        first = await store.save(Conversation(chat_id="1"))
+        assert isinstance(first, Conversation)
+        second = await store.save(first)
+        assert isinstance(second, Conversation) and second.version == 2
+
+    async def test_one_update_saved_concurrently_twice_is_applied_once(
+        self, store: ConversationStore
+    ) -> None:
+        base = await store.save(Conversation(chat_id="3"))
+        assert isinstance(base, Conversation)
+        results = await asyncio.gather(
+            *(store.save(replace(base, state=f"s{i}"), update_id=7) for i in range(4))
+        )
+        assert sum(isinstance(r, Conversation) for r in results) == 1
+        loaded = await store.load("3")
+        assert loaded is not None and loaded.version == 2
+
+    # -- privacy -----------------------------------------------------------------------------
+
+    async def test_forget_deletes_everything_for_the_chat(self, store: ConversationStore) -> None:
+        saved = await store.save(Conversation(chat_id="5", answers={"company": "Acme"}), 1)
+        assert isinstance(saved, Conversation)
+        await store.save(saved, update_id=2)
+        await store.save(Conversation(chat_id="6"), update_id=1)
+        await store.forget("5")
+        assert await store.load("5") is None
+        assert await store.seen("5", 1) is False
+        assert await self.traces(store, "5") == []
+        assert await store.load("6") is not None and await store.seen("6", 1)
+
+    async def test_forget_of_an_unknown_chat_does_nothing(self, store: ConversationStore) -> None:
+        await store.forget("nobody")
+        assert await self.traces(store, "nobody") == []
+
+    async def test_purge_drops_only_idle_conversations(self, store: ConversationStore) -> None:
+        await store.save(Conversation(chat_id="old"), update_id=1)
+        await asyncio.sleep(0.05)
+        cutoff_start = time.time()
+        await store.save(Conversation(chat_id="new"), update_id=1)
+        removed = await store.purge(time.time() - cutoff_start + 0.02)
+        assert removed == 1
+        assert await store.load("old") is None
+        assert await self.traces(store, "old") == []
+        assert await store.load("new") is not None
+        assert await store.seen("new", 1) is True
+
+    async def test_a_forgotten_chat_starts_afresh(self, store: ConversationStore) -> None:
+        await store.save(Conversation(chat_id="4", state="x"), update_id=9)
+        await store.forget("4")
+        again = await store.save(Conversation(chat_id="4"), update_id=10)
+        assert isinstance(again, Conversation) and again.version == 1

@@ -1,0 +1,121 @@
+"""The aiohttp request layer keeps PTB's contract: bodies, Telegram errors, timeouts, files."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from aiohttp import web
+from telegram import Bot
+from telegram.error import BadRequest, NetworkError, TimedOut
+
+from bot.telegram.request import AiohttpRequest
+from bot.telegram.send import send_text
+from tests.fake_bot_api import TOKEN, FakeBotApiServer, FakeTelegram
+
+KEYBOARD = '{"inline_keyboard":[[{"text":"Email ✉","callback_data":"c:channel:email"}]]}'
+
+
+async def started(base_url: str, request: AiohttpRequest | None = None) -> Bot:
+    bot = Bot(TOKEN, base_url=base_url, request=request or AiohttpRequest())
+    await bot.initialize()
+    return bot
+
+
+async def test_a_call_reaches_the_bot_api_with_its_parameters() -> None:
+    fake = FakeTelegram()
+    with FakeBotApiServer(fake) as server:
+        bot = await started(server.base_url)
+        try:
+            await send_text(bot, 42, "Thank you & goodbye", KEYBOARD)
+            sent = await bot.send_message(42, "Plain")
+        finally:
+            await bot.shutdown()
+    (first, second) = fake.calls_since(0, "sendMessage")
+    assert first.params["text"] == "Thank you & goodbye"
+    assert first.params["reply_markup"]["inline_keyboard"][0][0]["text"] == "Email ✉"
+    assert second.params == {"chat_id": 42, "text": "Plain"}
+    assert sent.text == "Plain"
+
+
+async def test_telegram_errors_are_raised_as_ptb_errors() -> None:
+    fake = FakeTelegram()
+    fake.fail("sendMessage", 400, "Bad Request: chat not found")
+    with FakeBotApiServer(fake) as server:
+        bot = await started(server.base_url)
+        try:
+            with pytest.raises(BadRequest, match=r"[Cc]hat not found"):
+                await send_text(bot, 42, "hello")
+        finally:
+            await bot.shutdown()
+
+
+async def test_no_server_is_a_network_error() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    request = AiohttpRequest()
+    await request.initialize()
+    try:
+        with pytest.raises(NetworkError):
+            await request.do_request(f"http://127.0.0.1:{port}/bot{TOKEN}/getMe", "POST")
+    finally:
+        await request.shutdown()
+
+
+@pytest.fixture
+async def silent_server() -> AsyncIterator[str]:
+    """A server that accepts connections and never answers."""
+
+    async def hold(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(5)
+        writer.close()
+
+    server = await asyncio.start_server(hold, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    yield f"http://127.0.0.1:{port}/bot{TOKEN}/getMe"
+    server.close()
+
+
+async def test_a_server_that_does_not_answer_times_out(silent_server: str) -> None:
+    request = AiohttpRequest(read_timeout=0.2)
+    await request.initialize()
+    try:
+        with pytest.raises(TimedOut):
+            await request.do_request(silent_server, "POST")
+    finally:
+        await request.shutdown()
+
+
+async def test_files_are_sent_as_multipart_form_data() -> None:
+    received: dict[str, Any] = {}
+
+    async def send_document(request: web.Request) -> web.Response:
+        form = await request.post()
+        document = form["document"]
+        assert isinstance(document, web.FileField)
+        received.update(
+            chat_id=form["chat_id"], name=document.filename, content=document.file.read()
+        )
+        message = {"message_id": 7, "date": 0, "chat": {"id": 42, "type": "private"}}
+        return web.json_response({"ok": True, "result": message})
+
+    app = web.Application()
+    app.router.add_post(f"/bot{TOKEN}/sendDocument", send_document)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    request = AiohttpRequest()
+    await request.initialize()
+    try:
+        bot = Bot(TOKEN, base_url=f"http://127.0.0.1:{port}/bot", request=request)
+        await bot.send_document(42, b"a,b\n1,2\n", filename="t.csv")
+    finally:
+        await request.shutdown()
+        await runner.cleanup()
+    assert received == {"chat_id": "42", "name": "t.csv", "content": b"a,b\n1,2\n"}
