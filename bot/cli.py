@@ -11,7 +11,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bot.content.catalog import Catalog
-from bot.content.loader import SEED_UNITS, CatalogError, load_catalog
+from bot.content.loader import load_catalog
+from bot.content.phrases import SEED_UNITS
+from bot.content.report import CatalogError
 
 
 def _load(paths: Sequence[Path] | None = None) -> Catalog | None:

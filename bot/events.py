@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+CALLBACK_LIMIT = 64
+"""Telegram's limit on a button's callback data, in bytes."""
+
 
 @dataclass(frozen=True, slots=True)
 class Start:
@@ -89,7 +92,7 @@ def encode(event: Event) -> str:
 
 def decode(data: str) -> Event | None:
     """The event a button's data stands for, or None when it is not one of ours."""
-    if len(data) > 64:
+    if len(data.encode()) > CALLBACK_LIMIT:
         return None
     if data in _SIMPLE:
         return _SIMPLE[data]

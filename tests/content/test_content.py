@@ -7,7 +7,8 @@ import re
 import pytest
 
 from bot.content.catalog import Catalog
-from bot.content.loader import SEED_UNITS, default_content_root
+from bot.content.loader import default_content_root
+from bot.content.phrases import SEED_UNITS
 
 SHARED = default_content_root().parent / "shared"
 SHINGLE = 8

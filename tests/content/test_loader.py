@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.content.loader import CatalogError, default_content_root, load_catalog
+from bot.content.loader import default_content_root, load_catalog
+from bot.content.report import CatalogError
 
 FLOW = "flows/decline_offer.yaml"
 PHRASES = "phrases/en/decline_offer.yaml"

@@ -24,8 +24,6 @@ from bot.content.catalog import Catalog
 from bot.conversation import Conversation
 from tests import figures
 from tests.fake_bot_api import FakeBotApiServer, FakeTelegram, FakeUser
-from tests.harness import unversioned
-from tests.redis_server import RedisServer
 from tests.faults.test_scale_out import stored as stored_in_redis
 from tests.faults.test_telegram_e2e import (
     WEBHOOK_SECRET,
@@ -37,6 +35,8 @@ from tests.faults.test_telegram_e2e import (
     start_polling,
     wait_for_port,
 )
+from tests.harness import unversioned
+from tests.redis_server import RedisServer
 from tests.walk import Reference, chat_id, reference, update_for, walk
 
 KILLS = 5

@@ -21,8 +21,6 @@ from bot.conversation import Conversation
 from bot.telegram.webhook import SECRET_HEADER
 from tests import figures
 from tests.fake_bot_api import FakeBotApiServer, FakeTelegram, FakeUser
-from tests.harness import unversioned
-from tests.redis_server import RedisServer
 from tests.faults.test_telegram_e2e import (
     WEBHOOK_SECRET,
     WEBHOOK_URL,
@@ -31,6 +29,8 @@ from tests.faults.test_telegram_e2e import (
     free_port,
     wait_for_port,
 )
+from tests.harness import unversioned
+from tests.redis_server import RedisServer
 from tests.walk import chat_id, reference, update_for, walk
 
 CHATS = 200

@@ -1,0 +1,279 @@
+"""Flow files: questions as states, branches as conditions, checked and built into machines.
+
+transitions does not validate a configuration (an unknown target fails only when the trigger
+fires), so every check happens here, at load time, and each problem names `file:line`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import cast
+
+from transitions import Machine
+
+from bot.content.catalog import KEEP, SKIP, Branch, Flow, State
+from bot.content.conditions import ALWAYS, Condition
+from bot.content.report import (
+    ID_RE,
+    Report,
+    check_keys,
+    parse_when,
+    read_content,
+    read_flag,
+    read_int,
+)
+from bot.content.yamlread import YamlList, YamlMap
+from bot.events import CALLBACK_LIMIT, Choose, Start, encode
+
+ALLOWED_ANSWER_KEYS = {
+    "flow": {"id", "group", "start", "states", "order"},
+    "state": {
+        "ask",
+        "slot",
+        "options",
+        "next",
+        "end",
+        "optional",
+        "remember",
+        "min_length",
+        "max_length",
+        "pattern",
+    },
+}
+
+
+def _parse_branches(raw: object, line: int, report: Report) -> tuple[Branch, ...]:
+    if isinstance(raw, str):
+        return (Branch(raw),)
+    if not isinstance(raw, YamlList) or not raw:
+        report.add(line, "'next' must be a state name or a list of {if: ..., to: ...}")
+        return ()
+    branches = []
+    for index, item in enumerate(raw):
+        item_line = raw.line_of(index)
+        if not isinstance(item, YamlMap) or not isinstance(item.get("to"), str):
+            report.add(item_line, "each branch needs 'to: <state>' and may have 'if: {...}'")
+            continue
+        check_keys(item, {"if", "to"}, "a branch", report)
+        condition = parse_when(item.get("if"), item.line_of("if"), report)
+        branches.append(Branch(item["to"], condition))
+    if branches and branches[-1].condition is not ALWAYS:
+        report.add(raw.line_of(len(raw) - 1), "the last branch of 'next' must have no 'if'")
+    return tuple(branches)
+
+
+def _parse_state(name: str, data: object, line: int, report: Report) -> State | None:
+    if not ID_RE.match(name):
+        report.add(line, f"state name '{name}' must be lower_snake_case")
+    if not isinstance(data, YamlMap):
+        report.add(line, f"state '{name}' must be a mapping")
+        return None
+    check_keys(data, ALLOWED_ANSWER_KEYS["state"], f"state '{name}'", report)
+    if read_flag(data, "end", report):
+        extra = [k for k in data if k != "end"]
+        if extra:
+            report.add(data.line_of(extra[0]), f"end state '{name}' takes nothing but 'end'")
+        return State(name=name, line=line, end=True)
+    ask = data.get("ask")
+    if ask not in ("choice", "text"):
+        report.add(data.line_of("ask"), f"state '{name}' needs 'ask: choice' or 'ask: text'")
+        return None
+    slot = data.get("slot", name)
+    if not isinstance(slot, str) or not ID_RE.match(slot):
+        report.add(data.line_of("slot"), f"slot '{slot}' must be lower_snake_case")
+    options: list[str] = []
+    raw_options = data.get("options", [])
+    if ask == "choice":
+        if not isinstance(raw_options, YamlList) or not raw_options:
+            report.add(data.line_of("options"), f"choice state '{name}' needs a list of options")
+            raw_options = YamlList()
+        for index, option in enumerate(raw_options):
+            option_line = raw_options.line_of(index)
+            if isinstance(option, bool):
+                report.add(option_line, "option ids yes/no/on/off read as booleans: quote them")
+            elif not isinstance(option, str) or not ID_RE.match(option):
+                report.add(option_line, f"option id {option!r} must be lower_snake_case")
+            elif option in options:
+                report.add(option_line, f"duplicate option id '{option}' in state '{name}'")
+            else:
+                options.append(option)
+    elif "options" in data:
+        report.add(data.line_of("options"), "text states take no options (use optional: true)")
+    pattern = data.get("pattern")
+    if pattern is not None:
+        try:
+            re.compile(str(pattern))
+        except re.error as exc:
+            report.add(data.line_of("pattern"), f"pattern is not a valid regular expression: {exc}")
+            pattern = None
+    if "next" not in data:
+        report.add(line, f"state '{name}' needs 'next' (or 'end: true')")
+    branches = _parse_branches(data.get("next"), data.line_of("next"), report)
+    return State(
+        name=name,
+        line=line,
+        ask=ask,
+        slot=slot if isinstance(slot, str) else name,
+        options=tuple(options),
+        next=branches,
+        optional=read_flag(data, "optional", report),
+        remember=read_flag(data, "remember", report),
+        min_length=read_int(data, "min_length", 1, report),
+        max_length=read_int(data, "max_length", 100, report),
+        pattern=str(pattern) if pattern is not None else None,
+    )
+
+
+def check_condition_slots(
+    condition: Condition, line: int, slots: Mapping[str, State], report: Report
+) -> None:
+    for slot, values in condition.slots().items():
+        state = slots.get(slot)
+        if state is None:
+            report.add(line, f"condition reads unknown answer '{slot}'")
+            continue
+        unknown = sorted(values - set(state.options)) if state.ask == "choice" else sorted(values)
+        for value in unknown:
+            if state.ask == "choice":
+                report.add(line, f"'{slot}' has no option '{value}'")
+            else:
+                report.add(line, f"'{slot}' is free text: test it with {{filled: true|false}}")
+
+
+def _check_graph(flow: Flow, report: Report) -> None:
+    edges = {name: [b.target for b in state.next] for name, state in flow.states.items()}
+    reached = {flow.start}
+    todo = [flow.start]
+    while todo:
+        for target in edges.get(todo.pop(), []):
+            if target in flow.states and target not in reached:
+                reached.add(target)
+                todo.append(target)
+    ends = {name for name, state in flow.states.items() if state.end}
+    if not ends:
+        report.add(1, "the flow has no end state (a state with 'end: true')")
+    can_end = set(ends)
+    changed = True
+    while changed:
+        changed = False
+        for name, targets in edges.items():
+            if name not in can_end and any(t in can_end for t in targets):
+                can_end.add(name)
+                changed = True
+    for name, state in flow.states.items():
+        if name not in reached:
+            report.add(state.line, f"state '{name}' cannot be reached from '{flow.start}'")
+        elif name not in can_end and ends:
+            report.add(state.line, f"state '{name}' cannot reach an end state")
+
+
+def _branches_for(state: State, trigger: str) -> list[Branch]:
+    """The branches a trigger can take, in order; a branch decided by the trigger alone is
+    resolved here, so firing it tests no condition at run time."""
+    kept: list[Branch] = []
+    for branch in state.next:
+        condition = branch.condition
+        own_slot_only = not condition.alternatives and all(
+            test.slot == state.slot for test in condition.tests
+        )
+        if condition is ALWAYS or (own_slot_only and state.ask == "choice"):
+            if condition.holds({state.slot: trigger}):
+                kept.append(Branch(branch.target))
+                break
+            continue
+        kept.append(branch)
+    return kept
+
+
+def build_machine(flow: Flow) -> Machine:
+    """One `transitions.Machine` for the flow; each option id (or `text`) is a trigger."""
+    machine = Machine(
+        model=None,
+        states=list(flow.states),
+        initial=flow.start,
+        auto_transitions=False,
+    )
+    for state in flow.states.values():
+        triggers = list(state.options) if state.ask == "choice" else ["text"]
+        if state.optional:
+            triggers.append(SKIP)
+        for trigger in triggers:
+            for branch in _branches_for(state, trigger):
+                conditions: list[str | Callable[..., bool | None]] = []
+                if branch.condition is not ALWAYS:
+                    conditions.append(branch.condition.holds)
+                machine.add_transition(trigger, state.name, branch.target, conditions=conditions)
+    return machine
+
+
+def parse_flow(path: Path, report: Report) -> Flow | None:
+    """Read and check one flow file (its own structure; phrases are checked later)."""
+    data = read_content(path, report)
+    if data is None:
+        return None
+    if not isinstance(data, YamlMap):
+        report.add(1, "a flow file must be a mapping with id, group, start and states")
+        return None
+    check_keys(data, ALLOWED_ANSWER_KEYS["flow"], "a flow", report)
+    flow_id = data.get("id")
+    if not isinstance(flow_id, str) or not ID_RE.match(flow_id):
+        report.add(data.line_of("id"), "the flow needs 'id' in lower_snake_case")
+        return None
+    group = data.get("group", "other")
+    if not isinstance(group, str) or not ID_RE.match(group):
+        report.add(data.line_of("group"), "'group' must be lower_snake_case")
+        group = "other"
+    raw_states = data.get("states")
+    if not isinstance(raw_states, YamlMap) or not raw_states:
+        report.add(data.line_of("states"), "the flow needs 'states' (a mapping)")
+        return None
+    states: dict[str, State] = {}
+    for name, raw in raw_states.items():
+        state = _parse_state(name, raw, raw_states.line_of(name), report)
+        if state is not None:
+            states[name] = state
+    start = data.get("start")
+    if not isinstance(start, str) or start not in raw_states:
+        report.add(data.line_of("start"), f"'start' must name one of the states, not {start!r}")
+        return None
+    slots: dict[str, State] = {}
+    for state in states.values():
+        if state.end:
+            continue
+        if state.slot in slots:
+            report.add(state.line, f"duplicate slot '{state.slot}' (also filled by another state)")
+        slots[state.slot] = state
+    raw_state_maps = cast(Mapping[str, YamlMap], raw_states)
+    for state in states.values():
+        raw_next = raw_state_maps[state.name].get("next") if not state.end else None
+        for index, branch in enumerate(state.next):
+            line = (
+                raw_next.line_of(index)
+                if isinstance(raw_next, YamlList)
+                else raw_state_maps[state.name].line_of("next")
+            )
+            if branch.target not in raw_states:
+                report.add(line, f"unknown target state '{branch.target}' in state '{state.name}'")
+            check_condition_slots(branch.condition, line, slots, report)
+        for option in (*state.options, SKIP, KEEP):
+            data_bytes = len(encode(Choose(state.name, option)).encode())
+            if data_bytes > CALLBACK_LIMIT:
+                report.add(
+                    state.line,
+                    f"button data for '{state.name}/{option}' is {data_bytes} bytes "
+                    f"(Telegram allows {CALLBACK_LIMIT}): shorten the ids",
+                )
+    if len(encode(Start(flow_id)).encode()) > CALLBACK_LIMIT:
+        report.add(data.line_of("id"), "the flow id is too long for button data")
+    flow = Flow(
+        id=flow_id,
+        group=group,
+        start=start,
+        states=states,
+        path=report.path,
+        order=read_int(data, "order", 100, report),
+    )
+    _check_graph(flow, report)
+    return flow
