@@ -1,7 +1,8 @@
 """Checks on every composed message: the mistakes a careful reader would catch before sending.
 
-They run on each result the bot composes (problems are logged for the operator) and, in the
-test suite, on every path of every flow.
+The engine runs them on each result it composes and carries what they find on the reply
+(`ResultReply.draft_problems`); `doorajar check` runs them on every path of every flow and on
+every story, and fails on any problem, so content that trips them never ships.
 """
 
 from __future__ import annotations
@@ -11,12 +12,8 @@ from collections.abc import Collection, Mapping
 
 from bot.compose import ComposedMessage
 from bot.content.catalog import PLACEHOLDER_RE
+from bot.content.conditions import Condition
 
-# A slot whose value may appear in a message only when the user opted in to it.
-OPT_IN: Mapping[str, tuple[str, str]] = {
-    "figure": ("mention_figure", "with_figure"),
-    "other_company": ("name_other", "name_it"),
-}
 MONEY_RE = re.compile(
     r"[$£€₽¥]\s?\d|\d\s?[$£€₽¥]|\b\d+(?:[.,]\d+)?\s?[kK]\b|\b\d{1,3}(?:[,.\s]\d{3})+\b|\b\d{5,}\b"
     r"|\b\d+\s?(?:USD|EUR|GBP|RUB|dollars|pounds|euros)\b"
@@ -58,11 +55,13 @@ def check_message(
     answers: Mapping[str, str],
     decision_words: tuple[str, ...] = (),
     typed_slots: Collection[str] | None = None,
+    opt_in: Mapping[str, Condition] | None = None,
 ) -> list[str]:
     """Everything wrong with one composed message, as short sentences (empty when fine).
 
     `typed_slots` names the free-text answers (all answers when None): their values are the
-    user's words, left out of the checks on the bot's own wording.
+    user's words, left out of the checks on the bot's own wording. `opt_in` maps an answer to
+    the condition under which a message may contain it (a flow's `opt_in:` states).
     """
     problems: list[str] = []
     typed = answers if typed_slots is None else {s: answers.get(s, "") for s in typed_slots}
@@ -81,12 +80,13 @@ def check_message(
         problems.append("the email has no subject")
     if message.kind != "email" and message.subject:
         problems.append(f"a {message.kind} message should not have a subject")
-    for slot, (switch, yes) in OPT_IN.items():
+    for slot, condition in (opt_in or {}).items():
         value = answers.get(slot, "")
-        if value and answers.get(switch) != yes and value in message.text:
+        if value and not condition.holds(answers) and value in message.text:
             problems.append(f"'{slot}' appears although the user chose not to mention it")
-    if answers.get("mention_figure") != "with_figure" and MONEY_RE.search(own_words):
-        problems.append("a salary figure appears although the user did not opt in")
+    if MONEY_RE.search(own_words):
+        # A figure may come only from the user's own (opted-in) answer, never from the wording.
+        problems.append("a money figure appears in the bot's own wording")
     lowered = own_words.casefold()
     for word in UNKIND_WORDS:
         if word in lowered:

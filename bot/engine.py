@@ -415,7 +415,7 @@ class Engine:
             f"{flow.id}/{message.kind}: {problem}"
             for message in result.messages
             for problem in check_message(
-                message, conv.answers, common.decision_words, flow.text_slots
+                message, conv.answers, common.decision_words, flow.text_slots, flow.opt_in
             )
         )
         return ResultReply(

@@ -43,6 +43,10 @@ class State:
     min_length: int = 1
     max_length: int = 100
     pattern: str | None = None
+    example: str | None = None
+    """A realistic typed answer that passes the rules, used by the every-path walk."""
+    opt_in: Condition | None = None
+    """This typed answer may appear in a message only when the condition holds."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +65,11 @@ class Flow:
     def text_slots(self) -> frozenset[str]:
         """The answers that are typed rather than chosen."""
         return frozenset(s.slot for s in self.states.values() if s.ask == "text")
+
+    @property
+    def opt_in(self) -> Mapping[str, Condition]:
+        """Answer -> the condition under which a message may contain it (`opt_in:` states)."""
+        return {s.slot: s.opt_in for s in self.states.values() if s.opt_in is not None}
 
     def slot_state(self, slot: str) -> State | None:
         """The state that fills `slot`, if any."""

@@ -40,6 +40,8 @@ ALLOWED_ANSWER_KEYS = {
         "min_length",
         "max_length",
         "pattern",
+        "example",
+        "opt_in",
     },
 }
 
@@ -111,6 +113,15 @@ def _parse_state(name: str, data: object, line: int, report: Report) -> State | 
     if "next" not in data:
         report.add(line, f"state '{name}' needs 'next' (or 'end: true')")
     branches = _parse_branches(data.get("next"), data.line_of("next"), report)
+    min_length = read_int(data, "min_length", 1, report)
+    max_length = read_int(data, "max_length", 100, report)
+    example = _parse_example(data, ask, pattern, min_length, max_length, report)
+    opt_in = None
+    if "opt_in" in data:
+        if ask != "text":
+            report.add(data.line_of("opt_in"), "only a text answer takes 'opt_in'")
+        else:
+            opt_in = parse_when(data["opt_in"], data.line_of("opt_in"), report)
     return State(
         name=name,
         line=line,
@@ -120,10 +131,46 @@ def _parse_state(name: str, data: object, line: int, report: Report) -> State | 
         next=branches,
         optional=read_flag(data, "optional", report),
         remember=read_flag(data, "remember", report),
-        min_length=read_int(data, "min_length", 1, report),
-        max_length=read_int(data, "max_length", 100, report),
+        min_length=min_length,
+        max_length=max_length,
         pattern=str(pattern) if pattern is not None else None,
+        example=example,
+        opt_in=opt_in,
     )
+
+
+def _parse_example(
+    data: YamlMap,
+    ask: str,
+    pattern: object,
+    min_length: int,
+    max_length: int,
+    report: Report,
+) -> str | None:
+    """The state's example answer, which must pass the state's own rules (the every-path walk
+    types it); a state with a pattern must have one, since no stand-in text could match."""
+    line = data.line_of("example")
+    raw = data.get("example")
+    if raw is None:
+        if ask == "text" and pattern is not None:
+            report.add(line, "a text question with a 'pattern' needs an 'example' answer")
+        return None
+    if ask != "text":
+        report.add(line, "only a text question takes an 'example' answer")
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, str | int | float) or not str(raw).strip():
+        report.add(line, "'example' must be text (quote dates and yes/no words)")
+        return None
+    example = str(raw).strip()
+    if not min_length <= len(example) <= max_length:
+        report.add(
+            line,
+            f"the example is {len(example)} characters; the question takes "
+            f"{min_length} to {max_length}",
+        )
+    if pattern is not None and not re.fullmatch(str(pattern), example):
+        report.add(line, "the example does not match the question's 'pattern'")
+    return example
 
 
 def check_condition_slots(
@@ -246,6 +293,12 @@ def parse_flow(path: Path, report: Report) -> Flow | None:
             report.add(state.line, f"duplicate slot '{state.slot}' (also filled by another state)")
         slots[state.slot] = state
     raw_state_maps = cast(Mapping[str, YamlMap], raw_states)
+    for state in states.values():
+        if state.opt_in is not None:
+            opt_in_line = raw_state_maps[state.name].line_of("opt_in")
+            check_condition_slots(state.opt_in, opt_in_line, slots, report)
+            if state.slot in state.opt_in.slots():
+                report.add(opt_in_line, "'opt_in' must name another answer (a choice)")
     for state in states.values():
         raw_next = raw_state_maps[state.name].get("next") if not state.end else None
         for index, branch in enumerate(state.next):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.compose import ComposedMessage
+from bot.content.conditions import parse_condition
 from bot.drafts import check_message
 
 WORDS = ("decline", "withdraw")
@@ -46,11 +47,15 @@ def test_salary_figure_needs_the_users_consent() -> None:
     assert check_message(email(body), opted, WORDS, {"figure"}) == []
 
 
-def test_other_employer_named_only_when_chosen() -> None:
+def test_an_opt_in_answer_appears_only_when_its_condition_holds() -> None:
     body = GOOD.replace("decline it.", "decline it and join Bluebird.")
-    assert check_message(email(body), {"other_company": "Bluebird"}, WORDS, {"other_company"})
+    opt_in = {"other_company": parse_condition({"name_other": "name_it"})}
+    kept = {"other_company": "Bluebird", "name_other": "keep_private"}
+    assert check_message(email(body), kept, WORDS, {"other_company"}, opt_in) == [
+        "'other_company' appears although the user chose not to mention it"
+    ]
     chosen = {"other_company": "Bluebird", "name_other": "name_it"}
-    assert check_message(email(body), chosen, WORDS, {"other_company"}) == []
+    assert check_message(email(body), chosen, WORDS, {"other_company"}, opt_in) == []
 
 
 def test_unkind_words_are_caught() -> None:
