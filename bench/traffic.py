@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import BOT_USER, FLOW
-from bot.check.stories import sample_text
+from bot.check.walk import sample_text
 from bot.content.catalog import SKIP
 from bot.conversation import Conversation
 from bot.engine import Engine, Outcome

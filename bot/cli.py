@@ -7,19 +7,27 @@ import asyncio
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
+from bot.check.walk import WALKS
 from bot.content.catalog import Catalog
 from bot.content.loader import load_catalog
 from bot.content.phrases import SEED_UNITS
 from bot.content.report import CatalogError
 
 
+def front_end_phrase_keys() -> Mapping[str, Collection[str]]:
+    """Each front end's own common phrases, which the content must have for all of them."""
+    from bot import console, telegram
+
+    return {"console": console.PHRASE_KEYS, "telegram": telegram.PHRASE_KEYS}
+
+
 def _load(paths: Sequence[Path] | None = None) -> Catalog | None:
     """The catalog, or None after printing every problem (a broken flow never starts a bot)."""
     try:
-        return load_catalog(paths or None)
+        return load_catalog(paths or None, front_end_phrase_keys())
     except CatalogError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
@@ -28,18 +36,36 @@ def _load(paths: Sequence[Path] | None = None) -> Catalog | None:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    """Validate flows and phrases; exit 1 with one line per problem."""
+    """Run every content rule (the loader's, the stories, the every-path walk, seed coverage);
+    exit 1 with one `file:line: problem` line per problem."""
+    from bot.check.rules import check_content
+    from bot.content.loader import content_root
+
     started = time.perf_counter()
     catalog = _load(args.paths)
     if catalog is None:
         return 1
+    root, whole = content_root(args.paths)
+    summary = check_content(catalog, root, whole, args.walks)
+    for problem in summary.problems:
+        print(problem, file=sys.stderr)
+    elapsed = (time.perf_counter() - started) * 1000
+    if summary.problems:
+        print(f"{len(summary.problems)} problem(s) ({elapsed:.0f} ms)", file=sys.stderr)
+        return 1
     states = sum(len(flow.states) for flow in catalog.flows.values())
     langs = ", ".join(sorted(catalog.phrases))
-    elapsed = (time.perf_counter() - started) * 1000
-    covered = len(set(catalog.seed_coverage()) & set(SEED_UNITS))
+    seed = (
+        f"seed units covered: {summary.seed_covered} of {len(SEED_UNITS)}"
+        if summary.seed_covered is not None
+        else "seed coverage: not checked (some flows only)"
+    )
     print(
         f"ok: {len(catalog.flows)} flows, {states} states, languages: {langs}, "
-        f"seed units covered: {covered} of {len(SEED_UNITS)} ({elapsed:.0f} ms)"
+        f"{summary.stories} stories played, every path walked ({summary.results} results "
+        f"checked), {seed}"
+        f"{'' if summary.copy_checked else ', copy check: no seed/guide beside the content'}"
+        f" ({elapsed:.0f} ms)"
     )
     return 0
 
@@ -123,12 +149,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     chat.set_defaults(func=cmd_chat)
 
-    check = commands.add_parser("check", help="validate flows and phrases")
+    check = commands.add_parser(
+        "check", help="run every content rule: flows, phrases, stories, every path"
+    )
     check.add_argument(
         "paths",
         nargs="*",
         type=Path,
-        help="project folders, flows/ folders or flow files (default: this project's)",
+        help="content folders, flows/ folders or flow files (default: this project's)",
+    )
+    check.add_argument(
+        "--walks",
+        type=int,
+        default=WALKS,
+        help=f"random walks per flow on top of one per option (default {WALKS})",
     )
     check.set_defaults(func=cmd_check)
 

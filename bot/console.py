@@ -17,6 +17,16 @@ from bot.replies import Button, MenuReply, Notice, QuestionReply, Reply, ResultR
 from bot.service import ChatService
 
 RULE = "─" * 60
+PHRASE_KEYS = (
+    "welcome",
+    "wording_label",
+    "message_label_email",
+    "message_label_linkedin",
+    "message_label_messenger",
+    "message_label_script",
+)
+"""The common phrases the console uses beyond the core's; the loader refuses content without
+them."""
 WORDS: dict[str, Event] = {"back": Back(), "restart": Restart(), "menu": Start()}
 
 

@@ -34,9 +34,9 @@ def engine(catalog: Catalog) -> Engine:
 
 @pytest.fixture
 def content_copy(tmp_path: Path) -> Path:
-    """A writable copy of flows/ and phrases/ to break in tests."""
+    """A writable copy of the content (flows/, phrases/, stories/) to break in tests."""
     source = default_content_root() if (default_content_root() / "flows").is_dir() else ROOT
-    for name in ("flows", "phrases"):
+    for name in ("flows", "phrases", "stories"):
         shutil.copytree(source / name, tmp_path / name)
     return tmp_path
 

@@ -1,7 +1,8 @@
-"""Scripted conversations for flow authors, and a walker that tries every path of a flow.
+"""Scripted conversations for flow authors: each story plays through the engine and its result
+must show what the story expects.
 
-A story file (`tests/stories/*.yaml`) names a flow and lists stories; each story is a list of
-steps and what the result must show::
+A story file (`stories/<flow>.yaml` in the content folder, beside `flows/` and `phrases/`)
+names a flow and lists stories; each story is a list of steps and what the result must show::
 
     flow: decline_offer
     stories:
@@ -20,67 +21,63 @@ steps and what the result must show::
           advice_excludes: [negotiat]
           legal_includes: [not legal advice]
           no_draft_problems: true            # the default
+
+Every broken story is reported as `stories/<flow>.yaml:LINE: what went wrong`, at the story or
+at the step that was refused.
 """
 
 from __future__ import annotations
 
-import random
-import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.content.catalog import KEEP, SKIP, Flow, State
-from bot.content.yamlread import read_yaml
+from bot.content.catalog import KEEP, SKIP, State
+from bot.content.report import Problem, Report, display_path, read_content
+from bot.content.yamlread import YamlList, YamlMap
 from bot.conversation import Conversation
 from bot.engine import Engine
 from bot.events import Another, Back, Choose, Event, Restart, Revise, Start, Text
 from bot.replies import ResultReply
 
-SAMPLE_TEXT: Mapping[str, str] = {
-    "company": "Northwind Analytics",
-    "other_company": "Bluebird Labs",
-    "role": "Senior Data Analyst",
-    "recipient": "Jordan Lee",
-    "your_name": "Sam Carter",
-    "figure": "85,000 a year",
-    "people": "Priya and Tom",
-    "deadline": "Friday",
-    "date": "Tuesday 14 May",
-    "start_date": "1 June",
-    "reply_by": "Thursday",
-    "draw": "the chance to build the new data platform",
-    "appreciated": "the chance to lead the migration project",
-    "last_day": "Friday 28 June",
-    "extra_question": "the on-call rota",
-    "wanted_role": "a product role on the payments team",
-    "goal": "leading a small team",
-    "decide_by": "the end of next week",
-    "highlight": "the plans for the new data platform",
-    "where_met": "at the Data Summit in March",
-    "news_detail": "your post about hiring junior analysts",
-    "congrats_detail": "your promotion to Head of Data",
-    "update_detail": "I've just finished a course in data engineering",
-    "article_detail": "this piece on remote onboarding",
-    "article_link": "https://example.com/remote-onboarding",
-    "roles_wanted": "data engineering",
-    "future_roles": "senior UX roles in fintech",
-    "alternatives": "Tuesday 21 May after 2pm, or Wednesday 22 May 10am to 12pm",
-    "timezone": "UK time",
-    "admired": "how openly the team talked about its plans",
-    "mutual_contact": "Priya Shah",
-    "background": "a product designer with five years in fintech",
-    "admire": "how you've made banking simple for small farmers",
-    "story": "I grew up on a farm and saw how hard it was to get a loan",
-    "advice_topic": "moving from agency work into an in-house design team",
-    "target_role": "product design",
+STORY_FOLDER = "stories"
+STORIES_PER_FLOW = 2
+EXPECT_KEYS = {
+    "kinds",
+    "contains",
+    "not_contains",
+    "subject_contains",
+    "advice_includes",
+    "advice_excludes",
+    "legal_includes",
+    "legal_excludes",
+    "no_draft_problems",
 }
-FALLBACK_TEXT = ("the team's thoughtful interview process", "next Tuesday at 10am", "42", "a")
 
 
 class StoryError(AssertionError):
-    """A story did not go as scripted, or its result did not meet the expectations."""
+    """A story did not go as scripted, or its result did not meet the expectations; `line` is
+    where in the story file (0 when unknown)."""
+
+    def __init__(self, message: str, line: int = 0, key: str = "") -> None:
+        super().__init__(message)
+        self.line = line
+        self.key = key
+
+
+@dataclass(frozen=True, slots=True)
+class Story:
+    """One scripted conversation, with the lines of its steps for error messages."""
+
+    path: str
+    line: int
+    flow: str
+    name: str
+    steps: tuple[Any, ...]
+    step_lines: tuple[int, ...]
+    expect: Mapping[str, Any]
+    expect_lines: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -99,19 +96,9 @@ class StoryRun:
         self.result = results[-1] if results else None
 
     def state(self) -> State:
+        """The state the conversation is at."""
         flow = self.engine.catalog.flows[self.conv.flow]
         return flow.states[self.conv.state]
-
-
-def sample_text(state: State) -> str:
-    """A realistic answer for a text question that passes its rules."""
-    candidates = [SAMPLE_TEXT[state.slot]] if state.slot in SAMPLE_TEXT else []
-    candidates += FALLBACK_TEXT
-    for text in candidates:
-        fits = state.min_length <= len(text) <= state.max_length
-        if fits and (not state.pattern or re.fullmatch(state.pattern, text)):
-            return text
-    raise StoryError(f"no sample text fits the rules of '{state.name}'; add one to SAMPLE_TEXT")
 
 
 def _step_event(run: StoryRun, step: Any) -> Event | None:
@@ -140,24 +127,31 @@ def _step_event(run: StoryRun, step: Any) -> Event | None:
     raise StoryError(f"unknown step {step!r}")
 
 
-def run_story(engine: Engine, flow_id: str, story: Mapping[str, Any]) -> ResultReply:
-    """Play a story and check its expectations; return the result reached."""
+def run_story(engine: Engine, story: Story) -> ResultReply:
+    """Play a story and check its expectations; return the result reached, or raise
+    `StoryError` at the line of the story or of the step that went wrong."""
     run = StoryRun(engine)
-    run.send(Start(flow_id))
-    if run.conv.flow != flow_id:
-        raise StoryError(f"flow '{flow_id}' did not start")
-    for index, step in enumerate(story.get("steps", []), 1):
+    run.send(Start(story.flow))
+    if run.conv.flow != story.flow:
+        raise StoryError(f"flow '{story.flow}' did not start", story.line)
+    for index, (step, line) in enumerate(zip(story.steps, story.step_lines, strict=True), 1):
         before = run.conv
-        event = _step_event(run, step)
+        try:
+            event = _step_event(run, step)
+        except StoryError as exc:
+            raise StoryError(f"step {index}: {exc}", line) from None
         if event is None:
             continue
         run.send(event)
         moved = run.conv != before or isinstance(event, Another)
         if not moved:
-            raise StoryError(f"step {index} ({step!r}) was not accepted at '{before.state}'")
+            raise StoryError(f"step {index} ({step!r}) was not accepted at '{before.state}'", line)
     if run.result is None:
-        raise StoryError(f"the story ended at '{run.conv.state}', not at a result")
-    check_expectations(run.result, story.get("expect", {}))
+        raise StoryError(f"the story ended at '{run.conv.state}', not at a result", story.line)
+    try:
+        check_expectations(run.result, story.expect)
+    except StoryError as exc:
+        raise StoryError(str(exc), story.expect_lines.get(exc.key, story.line)) from None
     return run.result
 
 
@@ -169,7 +163,7 @@ def check_expectations(result: ResultReply, expect: Mapping[str, Any]) -> None:
     subjects = [message.subject or "" for message in result.result.messages]
     kinds = [message.kind for message in result.result.messages]
     if "kinds" in expect and kinds != list(expect["kinds"]):
-        raise StoryError(f"messages are {kinds}, expected {expect['kinds']}")
+        raise StoryError(f"messages are {kinds}, expected {expect['kinds']}", key="kinds")
     checks = (
         ("contains", texts, True),
         ("not_contains", texts, False),
@@ -184,48 +178,94 @@ def check_expectations(result: ResultReply, expect: Mapping[str, Any]) -> None:
             found = any(str(needle).casefold() in text.casefold() for text in haystack)
             if found is not wanted:
                 verb = "missing" if wanted else "unexpected"
-                raise StoryError(f"{key}: {verb} {needle!r} in {haystack!r}")
+                raise StoryError(f"{key}: {verb} {needle!r} in {haystack!r}", key=key)
     if expect.get("no_draft_problems", True) and result.draft_problems:
-        raise StoryError(f"draft problems: {list(result.draft_problems)}")
+        problems = list(result.draft_problems)
+        raise StoryError(f"draft problems: {problems}", key="no_draft_problems")
 
 
-def load_story_files(folder: Path) -> Iterator[tuple[str, str, Mapping[str, Any]]]:
-    """Every story in a folder as (file name, flow id, story)."""
+def _parse_story(raw: object, line: int, flow: str, report: Report) -> Story | None:
+    if not isinstance(raw, YamlMap):
+        report.add(line, "a story must be a mapping with name, steps and expect")
+        return None
+    unknown = sorted(set(raw) - {"name", "steps", "expect"})
+    for key in unknown:
+        report.add(raw.line_of(key), f"unknown key '{key}' in a story (known: expect, name, steps)")
+    steps = raw.get("steps", YamlList())
+    if not isinstance(steps, YamlList):
+        report.add(raw.line_of("steps"), "'steps' must be a list")
+        return None
+    expect = raw.get("expect", YamlMap())
+    if not isinstance(expect, YamlMap):
+        report.add(raw.line_of("expect"), "'expect' must be a mapping")
+        return None
+    for key in sorted(set(expect) - EXPECT_KEYS):
+        report.add(expect.line_of(key), f"unknown expectation '{key}'")
+    return Story(
+        path=report.path,
+        line=line,
+        flow=flow,
+        name=str(raw.get("name", f"line {line}")),
+        steps=tuple(steps),
+        step_lines=tuple(steps.line_of(i) for i in range(len(steps))),
+        expect=expect,
+        expect_lines={key: expect.line_of(key) for key in expect},
+    )
+
+
+def read_stories(folder: Path) -> tuple[list[Story], list[Problem]]:
+    """Every story in a folder's `*.yaml` files, and the problems of files that cannot be
+    read as stories."""
+    stories: list[Story] = []
+    problems: list[Problem] = []
     for path in sorted(folder.glob("*.yaml")):
-        data, duplicates = read_yaml(path)
-        if duplicates:
-            raise StoryError(f"{path}: duplicate keys {duplicates}")
-        for story in data.get("stories", []):
-            yield path.name, str(data["flow"]), story
-
-
-def walk(engine: Engine, flow: Flow, walks: int, seed: int = 1) -> Iterator[ResultReply]:
-    """Results of many walks through a flow: every option of every question is taken at least
-    once, optional questions are both answered and skipped, the rest is chosen at random."""
-    rng = random.Random(f"{flow.id}:{seed}")
-    forced = [(s.name, o) for s in flow.states.values() for o in s.options]
-    forced += [(s.name, SKIP) for s in flow.states.values() if s.optional]
-    plans: list[dict[str, str]] = [{name: option} for name, option in forced]
-    plans += [{} for _ in range(walks)]
-    for plan in plans:
-        run = StoryRun(engine)
-        run.send(Start(flow.id))
-        for _ in range(4 * len(flow.states)):
-            state = run.state()
-            if state.end:
-                break
-            choice = plan.get(state.name)
-            if state.ask == "choice":
-                option = choice if choice in state.options else rng.choice(state.options)
-                run.send(Choose(state.name, option))
-            elif choice == SKIP or (state.optional and choice is None and rng.random() < 0.3):
-                run.send(Choose(state.name, SKIP))
+        report = Report(display_path(path))
+        data = read_content(path, report)
+        if data is not None:
+            if not isinstance(data, YamlMap) or not isinstance(data.get("flow"), str):
+                report.add(1, "a story file needs 'flow: <flow id>' and 'stories: [...]'")
+            elif not isinstance(data.get("stories"), YamlList):
+                report.add(data.line_of("stories"), "'stories' must be a list")
             else:
-                run.send(Text(sample_text(state)))
-        if run.result is None:
-            raise StoryError(f"{flow.id}: a walk did not reach a result ({run.conv.state})")
-        yield run.result
-        for wording in range(1, 3):
-            run.send(Another())
-            if run.result is not None and wording:
-                yield run.result
+                raw_stories: YamlList = data["stories"]
+                for index, raw in enumerate(raw_stories):
+                    line = raw_stories.line_of(index)
+                    if (story := _parse_story(raw, line, data["flow"], report)) is not None:
+                        stories.append(story)
+        problems.extend(report.problems)
+    return stories, problems
+
+
+def check_stories(
+    engine: Engine, stories: Iterable[Story], whole_content: bool = True
+) -> list[Problem]:
+    """Play every story of a loaded flow; each flow needs at least two stories.
+
+    With `whole_content` false (one flow file checked), stories of other flows are passed over
+    instead of being reported as naming an unknown flow.
+    """
+    problems: list[Problem] = []
+    flows = engine.catalog.flows
+    counts = dict.fromkeys(flows, 0)
+    for story in stories:
+        if story.flow not in flows:
+            if whole_content:
+                problems.append(Problem(story.path, story.line, f"unknown flow '{story.flow}'"))
+            continue
+        counts[story.flow] += 1
+        try:
+            run_story(engine, story)
+        except StoryError as exc:
+            where = exc.line or story.line
+            problems.append(Problem(story.path, where, f"story '{story.name}': {exc}"))
+    for flow_id, count in counts.items():
+        if count < STORIES_PER_FLOW:
+            problems.append(
+                Problem(
+                    flows[flow_id].path,
+                    1,
+                    f"flow '{flow_id}' has {count} stories; write at least {STORIES_PER_FLOW} "
+                    f"in {STORY_FOLDER}/{flow_id}.yaml",
+                )
+            )
+    return problems

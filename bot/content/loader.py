@@ -7,7 +7,7 @@ frozen `Catalog` the engine runs on, with one `transitions.Machine` built per fl
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 
 from bot.content.catalog import Catalog, CommonPhrases, Flow, FlowPhrases
@@ -17,9 +17,18 @@ from bot.content.report import CatalogError, Problem, Report, display_path
 
 
 def default_content_root() -> Path:
-    """The folder holding `flows/` and `phrases/`: $DOORAJAR_CONTENT, else this checkout."""
+    """The folder holding `flows/`, `phrases/` and `stories/`: $DOORAJAR_CONTENT, else this
+    checkout."""
     configured = os.environ.get("DOORAJAR_CONTENT")
     return Path(configured) if configured else Path(__file__).resolve().parents[2]
+
+
+def content_root(paths: Iterable[Path] | None = None) -> tuple[Path, bool]:
+    """The content folder the given paths belong to (as `load_catalog` reads them), and
+    whether they name it whole rather than some of its flow files."""
+    chosen = list(paths) if paths else [default_content_root()]
+    whole = any(path.is_dir() and (path / "flows").is_dir() for path in chosen)
+    return _flow_files(chosen)[1].parent, whole
 
 
 def _flow_files(paths: Iterable[Path]) -> tuple[list[Path], Path]:
@@ -39,11 +48,16 @@ def _flow_files(paths: Iterable[Path]) -> tuple[list[Path], Path]:
     return files, phrases_root or default_content_root() / "phrases"
 
 
-def load_catalog(paths: Iterable[Path] | None = None) -> Catalog:
+def load_catalog(
+    paths: Iterable[Path] | None = None,
+    phrase_keys: Mapping[str, Collection[str]] | None = None,
+) -> Catalog:
     """Load and validate flows and their phrases; raise `CatalogError` listing every problem.
 
     `paths` may name project folders (holding `flows/` and `phrases/`), `flows/` folders or
-    single flow files; the default is the project's own content.
+    single flow files; the default is the project's own content. `phrase_keys` names, per
+    front end, the common phrases it uses beyond the core's (`COMMON_KEYS`), so content that
+    lacks one is refused here rather than failing in a chat.
     """
     files, phrases_root = _flow_files(list(paths) if paths else [default_content_root()])
     problems: list[Problem] = []
@@ -79,7 +93,9 @@ def load_catalog(paths: Iterable[Path] | None = None) -> Catalog:
         common_report = Report(display_path(lang_dir / COMMON_FILE))
         if not (lang_dir / COMMON_FILE).is_file():
             common_report.add(0, f"missing {COMMON_FILE} for language '{lang}'")
-        elif (parsed := parse_common(lang_dir / COMMON_FILE, groups, common_report)) is not None:
+        elif (
+            parsed := parse_common(lang_dir / COMMON_FILE, groups, common_report, phrase_keys or {})
+        ) is not None:
             common[lang] = parsed
         problems.extend(common_report.problems)
         for flow in flows.values():

@@ -3,7 +3,7 @@ own words (`_common.yaml`), checked against the flow they belong to."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +31,8 @@ ADVICE_KINDS: tuple[AdviceKind, ...] = ("tip", "warning", "legal")
 SEED_UNITS = range(1, 26)
 COMMON_FILE = "_common.yaml"
 COMMON_KEYS = (
+    # the core's words (engine and results); each front end names its own extra keys, which
+    # the loader is given (`load_catalog(phrase_keys=...)`)
     "menu_prompt",
     "menu_group_prompt",
     "back",
@@ -52,33 +54,6 @@ COMMON_KEYS = (
     "legal_heading",
     "legal_disclaimer",
     "unknown_flow",
-    # the Telegram front end's own words
-    "welcome",
-    "help",
-    "not_text",
-    "type_answer",
-    "cancelled",
-    "forget_confirm",
-    "forget_yes",
-    "forget_no",
-    "forgotten",
-    "forget_kept",
-    "sorry_error",
-    "sorry_store",
-    "share",
-    "inline_empty",
-    "result_above",
-    "result_above_many",
-    "message_label_email",
-    "message_label_linkedin",
-    "message_label_messenger",
-    "message_label_script",
-    "command_start",
-    "command_help",
-    "command_back",
-    "command_restart",
-    "command_cancel",
-    "command_forget",
 )
 
 
@@ -336,8 +311,14 @@ def parse_phrases(path: Path, flow: Flow, report: Report) -> FlowPhrases | None:
     )
 
 
-def parse_common(path: Path, groups: set[str], report: Report) -> CommonPhrases | None:
-    """Read and check the bot's own words for one language."""
+def parse_common(
+    path: Path,
+    groups: set[str],
+    report: Report,
+    front_end_keys: Mapping[str, Collection[str]] | None = None,
+) -> CommonPhrases | None:
+    """Read and check the bot's own words for one language: the core's (`COMMON_KEYS`) and
+    those each front end in `front_end_keys` (front end name -> keys) uses."""
     data = read_content(path, report)
     if data is None:
         return None
@@ -352,9 +333,15 @@ def parse_common(path: Path, groups: set[str], report: Report) -> CommonPhrases 
     if not isinstance(labels, YamlMap):
         report.add(data.line_of("groups"), "'groups' must map group ids to labels")
         return None
-    for key in COMMON_KEYS:
+    users: dict[str, list[str]] = {key: ["the core"] for key in COMMON_KEYS}
+    for front_end, keys in sorted((front_end_keys or {}).items()):
+        for key in keys:
+            users.setdefault(key, []).append(front_end)
+    for key, used_by in users.items():
         if not isinstance(strings.get(key), str):
-            report.add(strings.line, f"missing common phrase '{key}'")
+            report.add(
+                strings.line, f"missing common phrase '{key}' (used by {', '.join(used_by)})"
+            )
     for group in sorted(groups):
         if not isinstance(labels.get(group), str):
             report.add(labels.line, f"missing label for menu group '{group}'")

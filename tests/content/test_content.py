@@ -2,42 +2,48 @@
 
 from __future__ import annotations
 
-import re
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
+from bot.check.rules import copied_lines, copy_sources, seed_problems
 from bot.content.catalog import Catalog
 from bot.content.loader import default_content_root
 from bot.content.phrases import SEED_UNITS
 
-SHARED = default_content_root().parent / "shared"
-SHINGLE = 8
+SOURCES = copy_sources(default_content_root())
 
 
 def test_every_seed_unit_is_covered(catalog: Catalog) -> None:
-    units = catalog.seed_coverage()
-    missing = [unit for unit in SEED_UNITS if unit not in units]
-    print(f"seed coverage: {len(SEED_UNITS) - len(missing)} of {len(SEED_UNITS)} units covered")
-    assert missing == []
+    assert seed_problems(catalog, "phrases") == []
+    print(f"seed coverage: {len(catalog.seed_coverage())} of {len(SEED_UNITS)} units covered")
 
 
-def _words(text: str) -> list[str]:
-    return re.findall(r"[a-z0-9']+", text.lower())
+def test_a_seed_unit_nobody_carries_is_a_problem(catalog: Catalog) -> None:
+    stripped = {
+        lang: {
+            flow_id: replace(phrases, advice=(), messages=())
+            for flow_id, phrases in by_flow.items()
+        }
+        for lang, by_flow in catalog.phrases.items()
+    }
+    found = seed_problems(replace(catalog, phrases=stripped), "phrases")
+    assert len(found) == len(SEED_UNITS)
 
 
-def _shingles(words: list[str]) -> set[tuple[str, ...]]:
-    return {tuple(words[i : i + SHINGLE]) for i in range(len(words) - SHINGLE + 1)}
+def test_a_line_copied_from_a_source_is_caught(tmp_path: Path) -> None:
+    source = tmp_path / "seed.txt"
+    source.write_text("Always thank the recruiter for their time and keep the tone warm and brief.")
+    phrases = tmp_path / "x.yaml"
+    phrases.write_text(
+        "title: ok\ntext: thank the recruiter for their time and keep the tone warm\n"
+    )
+    found = copied_lines([phrases], [source])
+    assert [p.line for p in found] == [2]
 
 
-@pytest.mark.skipif(not SHARED.is_dir(), reason="../shared (seed and content guide) not present")
+@pytest.mark.skipif(not SOURCES, reason="../shared (seed and content guide) not present")
 def test_no_phrase_repeats_the_seed_or_the_guide_word_for_word() -> None:
-    sources = [*(SHARED / "seed").glob("*.txt"), SHARED / "CONTENT.md"]
-    known: set[tuple[str, ...]] = set()
-    for source in sources:
-        known |= _shingles(_words(source.read_text(errors="ignore")))
-    copies = []
-    for path in sorted((default_content_root() / "phrases").rglob("*.yaml")):
-        for number, line in enumerate(path.read_text().splitlines(), 1):
-            if _shingles(_words(line)) & known:
-                copies.append(f"{path.name}:{number}: {line.strip()[:80]}")
-    assert copies == []
+    phrase_files = sorted((default_content_root() / "phrases").rglob("*.yaml"))
+    assert [str(p) for p in copied_lines(phrase_files, SOURCES)] == []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from bot.check.stories import SAMPLE_TEXT
+from bot.check.walk import sample_text
 from bot.content.catalog import KEEP, SKIP
 from bot.conversation import Conversation
 from bot.engine import Engine, Outcome, clean_text
@@ -51,7 +51,7 @@ def walk_to(engine: Engine, state: str, **answers: str) -> Conversation:
                 current.name, answers.get(current.slot, current.options[0])
             )
         else:
-            event = Text(answers.get(current.slot, SAMPLE_TEXT.get(current.slot, "Sample")))
+            event = Text(answers.get(current.slot, sample_text(current)))
         conv = engine.handle(conv, event).conversation
     return conv
 
