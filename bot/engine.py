@@ -293,7 +293,7 @@ class Engine:
         common = self._common(conv)
         if state.end:
             return Outcome(
-                conv, (Notice(common["stale_button"]), self._result_reply(conv, flow)), False
+                conv, (Notice(common["tap_a_button"]), self._result_reply(conv, flow)), False
             )
         text = clean_text(raw)
         if state.ask == "choice":
@@ -301,7 +301,10 @@ class Engine:
             for option, label in question.options.items():
                 if text.casefold() in (label.casefold(), option.casefold()):
                     return self._answer(conv, flow, state, option, option)
-            return self._stale(conv)
+            # Typed text is not a stale button: say what to do, then ask the question again.
+            return Outcome(
+                conv, (Notice(common["tap_a_button"]), self._question(conv, flow)), False
+            )
         problem = self._text_problem(conv, state, text)
         if problem:
             return Outcome(conv, (self._question(conv, flow, problem),), changed=False)

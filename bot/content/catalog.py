@@ -12,6 +12,23 @@ from bot.content.conditions import ALWAYS, Condition
 AskKind = Literal["choice", "text"]
 MessageKind = Literal["email", "linkedin", "messenger", "script"]
 AdviceKind = Literal["tip", "warning", "legal"]
+Holds = Literal["person", "people", "company"]
+HOLDS: tuple[Holds, ...] = ("person", "people", "company")
+PERSON_FORMS = ("first", "formal")
+"""Placeholders a `holds: person` slot adds: {recipient_first}, {recipient_formal}."""
+SAYINGS = (
+    "thanks",
+    "apology",
+    "praise",
+    "invites_revised_offer",
+    "names_wanted_role",
+    "names_figure",
+    "door_open",
+    "offers_call",
+    "acknowledges_news",
+)
+"""What a line of a message can be declared to do (`says:`), so checks can hold the message
+to what the situation needs (`must_say:`, `must_not_say:`) and to what the advice claims."""
 
 SKIP = "_skip"
 KEEP = "_keep"
@@ -25,6 +42,22 @@ class Branch:
 
     target: str
     condition: Condition = ALWAYS
+
+
+@dataclass(frozen=True, slots=True)
+class TypedSlot:
+    """How a typed answer is written into a sentence, as its text state declares.
+
+    `holds` says what it is (a person's name, a list of people, a company kept exactly);
+    `lead` lists the words the question asked the person to finish ("We met"), removed when
+    typed again; `joins_with` is the preposition added when the fragment has none; `excludes`
+    names the person slot a list of people must leave out (the recipient).
+    """
+
+    holds: Holds | None = None
+    lead: tuple[str, ...] = ()
+    joins_with: str | None = None
+    excludes: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +76,7 @@ class State:
     min_length: int = 1
     max_length: int = 100
     pattern: str | None = None
+    typed: TypedSlot | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +96,11 @@ class Flow:
         """The answers that are typed rather than chosen."""
         return frozenset(s.slot for s in self.states.values() if s.ask == "text")
 
+    @property
+    def typed_slots(self) -> Mapping[str, TypedSlot]:
+        """Typed answers whose state declares how they are written (names, fragments)."""
+        return {s.slot: s.typed for s in self.states.values() if s.typed is not None}
+
     def slot_state(self, slot: str) -> State | None:
         """The state that fills `slot`, if any."""
         for state in self.states.values():
@@ -77,6 +116,7 @@ class Variant:
     texts: tuple[str, ...]
     condition: Condition = ALWAYS
     seed: tuple[int, ...] = ()
+    says: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +125,14 @@ class Part:
 
     variants: tuple[Variant, ...]
     join: Literal["paragraph", "line", "space"] = "paragraph"
+    condition: Condition = ALWAYS
+
+
+@dataclass(frozen=True, slots=True)
+class SayRule:
+    """A message must (or must not) say `say` when `condition` holds."""
+
+    say: str
     condition: Condition = ALWAYS
 
 
@@ -98,6 +146,8 @@ class MessageTemplate:
     subject: Part | None = None
     max_length: int | None = None
     decision: bool = False
+    must_say: tuple[SayRule, ...] = ()
+    must_not_say: tuple[SayRule, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +158,7 @@ class Advice:
     condition: Condition = ALWAYS
     kind: AdviceKind = "tip"
     seed: tuple[int, ...] = ()
+    claims: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +183,7 @@ class FlowPhrases:
     questions: Mapping[str, Question]
     messages: tuple[MessageTemplate, ...]
     advice: tuple[Advice, ...]
+    typed: Mapping[str, TypedSlot] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
