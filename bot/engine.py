@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from bot.compose import compose_result, wording_count
 from bot.content.catalog import KEEP, SKIP, Catalog, CommonPhrases, Flow, FlowPhrases, State
 from bot.conversation import Conversation
-from bot.drafts import check_message
+from bot.drafts import check_result
 from bot.events import (
     Another,
     Back,
@@ -415,10 +415,9 @@ class Engine:
             )
         )
         problems = tuple(
-            f"{flow.id}/{message.kind}: {problem}"
-            for message in result.messages
-            for problem in check_message(
-                message, conv.answers, common.decision_words, flow.text_slots
+            f"{flow.id}/{problem}"
+            for problem in check_result(
+                result, conv.answers, common.decision_words, flow.text_slots, phrases.typed
             )
         )
         return ResultReply(
