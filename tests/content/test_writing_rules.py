@@ -5,7 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from bot.check import stories
+from bot.content.catalog import Catalog
 from bot.content.loader import load_catalog
+from bot.engine import Engine
 from tests.content.test_loader import FLOW, PHRASES, assert_problem, edit, problems
 
 
@@ -64,3 +69,41 @@ def test_must_say_and_claims_are_read_and_checked(content_copy: Path) -> None:
     assert any(item.claims == {"door_open"} for item in phrases.advice)
     thanked = [v for m in phrases.messages for p in m.parts for v in p.variants if v.says]
     assert thanked and all(v.says == {"thanks"} for v in thanked)
+
+
+AWKWARD_ANSWERS = {
+    "lower case, reader in the list": {
+        "recipient": "ana ruiz",
+        "your_name": "wei zhang",
+        "people": "ana and luis",
+        "mutual_contact": "linda o'neill",
+    },
+    "titles and repeated leads": {
+        "recipient": "dr. paul meyer",
+        "your_name": "Ms O'Brien",
+        "where_met": "We met PyCon 2023",
+        "background": "I'm a backend engineer",
+        "news_detail": "I saw your post about hiring",
+        "congrats_detail": "congratulations on the new job",
+        "article_detail": "I came across this piece on onboarding",
+        "admire": "What draws me to them is your open tools",
+        "advice_topic": "I'd value your advice on moving teams",
+    },
+    "not names at all": {
+        "recipient": "the hiring team",
+        "people": "the whole panel",
+        "company": "eBay",
+    },
+}
+
+
+@pytest.mark.parametrize("case", list(AWKWARD_ANSWERS))
+def test_every_path_writes_awkward_names_and_fragments_without_draft_problems(
+    engine: Engine, catalog: Catalog, monkeypatch: pytest.MonkeyPatch, case: str
+) -> None:
+    monkeypatch.setattr(stories, "SAMPLE_TEXT", {**stories.SAMPLE_TEXT, **AWKWARD_ANSWERS[case]})
+    failures: list[str] = []
+    for flow in catalog.flows.values():
+        for result in stories.walk(engine, flow, 20):
+            failures.extend(result.draft_problems)
+    assert not failures, sorted(set(failures))[:20]
