@@ -172,10 +172,14 @@ def render_message(
 
 
 def choose_advice(
-    phrases: FlowPhrases, answers: Answers
+    phrases: FlowPhrases, answers: Answers, values: Answers | None = None
 ) -> tuple[tuple[Advice, ...], tuple[Advice, ...]]:
-    """The advice bullets (warnings first, at most six) and the legal notes that apply."""
-    values = placeholder_values(phrases.typed, answers)
+    """The advice bullets (warnings first, at most six) and the legal notes that apply.
+
+    `values` are the placeholder values when already worked out (`placeholder_values`).
+    """
+    if values is None:
+        values = placeholder_values(phrases.typed, answers)
     matching = []
     for item in phrases.advice:
         if item.condition.holds(answers) and (text := fill(item.text, values)) is not None:
@@ -194,7 +198,7 @@ def compose_result(phrases: FlowPhrases, answers: Answers, wording: int = 0) -> 
         for template in phrases.messages
         if template.condition.holds(answers)
     )
-    advice, legal = choose_advice(phrases, answers)
+    advice, legal = choose_advice(phrases, answers, values)
     return ComposedResult(messages, advice, legal)
 
 

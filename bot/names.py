@@ -41,6 +41,7 @@ NOT_NAME_WORDS = frozenset(
 )
 LIST_SPLIT_RE = re.compile(r"\s*(?:,|;|&|\+|\band\b)\s*", re.IGNORECASE)
 APOSTROPHES = "'\u2019"
+PIECE_BREAK_RE = re.compile(f"([-{APOSTROPHES}])")
 MAX_NAME_WORDS = 5
 ABBREVIATED = frozenset({"Dr", "Prof", "Ms", "Mrs", "Mr", "Mx"})
 
@@ -96,7 +97,7 @@ def _capitalise_piece(piece: str) -> str:
 
 def capitalise_word(word: str) -> str:
     """One lower-case name word with its capitals: hyphens and apostrophes start a new part."""
-    pieces = re.split(f"([-{APOSTROPHES}])", word)
+    pieces = PIECE_BREAK_RE.split(word)
     out = []
     for index, piece in enumerate(pieces):
         # "o'neill" -> O'Neill and "d'angelo" -> D'Angelo, but a trailing "'s" stays lower.
@@ -177,12 +178,15 @@ def join_people(names: list[str]) -> str:
     return ", ".join(names[:-1]) + " and " + names[-1]
 
 
-def same_person(name: str, other: str) -> bool:
+def _name_words(name: str | PersonName) -> list[str]:
+    person = parse_person(name) if isinstance(name, str) else name
+    return [word.casefold() for word in person.without_title.split()]
+
+
+def same_person(name: str | PersonName, other: str | PersonName) -> bool:
     """True when a typed `name` refers to the person `other` names ("Ana" and "Ana Ruiz")."""
-    one = parse_person(name)
-    two = parse_person(other)
-    a = [w.casefold() for w in one.without_title.split()]
-    b = [w.casefold() for w in two.without_title.split()]
+    a = _name_words(name)
+    b = _name_words(other)
     if not a or not b:
         return False
     if a == b:
@@ -202,5 +206,10 @@ def people_list(typed: str, without: str = "") -> str:
     names = split_people(typed)
     if not names or not all(looks_like_name(n) for n in names):
         return " ".join(typed.split())
-    kept = [parse_person(n).full for n in names if not (without and same_person(n, without))]
+    reader = parse_person(without) if without else None
+    kept = []
+    for name in names:
+        person = parse_person(name)
+        if reader is None or not same_person(person, reader):
+            kept.append(person.full)
     return join_people(kept)
