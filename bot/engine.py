@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from bot.compose import compose_result, wording_count
 from bot.content.catalog import KEEP, SKIP, Catalog, CommonPhrases, Flow, FlowPhrases, State
 from bot.conversation import Conversation
-from bot.drafts import check_message
+from bot.drafts import check_result
 from bot.events import (
     Another,
     Back,
@@ -293,7 +293,7 @@ class Engine:
         common = self._common(conv)
         if state.end:
             return Outcome(
-                conv, (Notice(common["stale_button"]), self._result_reply(conv, flow)), False
+                conv, (Notice(common["tap_a_button"]), self._result_reply(conv, flow)), False
             )
         text = clean_text(raw)
         if state.ask == "choice":
@@ -301,7 +301,10 @@ class Engine:
             for option, label in question.options.items():
                 if text.casefold() in (label.casefold(), option.casefold()):
                     return self._answer(conv, flow, state, option, option)
-            return self._stale(conv)
+            # Typed text is not a stale button: say what to do, then ask the question again.
+            return Outcome(
+                conv, (Notice(common["tap_a_button"]), self._question(conv, flow)), False
+            )
         problem = self._text_problem(conv, state, text)
         if problem:
             return Outcome(conv, (self._question(conv, flow, problem),), changed=False)
@@ -412,10 +415,14 @@ class Engine:
             )
         )
         problems = tuple(
-            f"{flow.id}/{message.kind}: {problem}"
-            for message in result.messages
-            for problem in check_message(
-                message, conv.answers, common.decision_words, flow.text_slots, flow.opt_in
+            f"{flow.id}/{problem}"
+            for problem in check_result(
+                result,
+                conv.answers,
+                common.decision_words,
+                flow.text_slots,
+                written=phrases.typed,
+                opt_in=flow.opt_in,
             )
         )
         return ResultReply(

@@ -14,7 +14,8 @@ names a flow and lists stories; each story is a list of steps and what the resul
           - back                   # also: restart, keep, another, {revise: tone}, {at: state}
         expect:
           kinds: [email]                     # the messages, in order
-          contains: [Acme Ltd]               # in some message
+          contains: [Acme Ltd]               # in some message (any case)
+          contains_exact: [Hi Ana,]          # in some message, capitals as written
           not_contains: [salary]
           subject_contains: [offer]
           advice_includes: [in writing]      # in some advice bullet
@@ -46,6 +47,7 @@ STORIES_PER_FLOW = 2
 EXPECT_KEYS = {
     "kinds",
     "contains",
+    "contains_exact",
     "not_contains",
     "subject_contains",
     "advice_includes",
@@ -166,6 +168,7 @@ def check_expectations(result: ResultReply, expect: Mapping[str, Any]) -> None:
         raise StoryError(f"messages are {kinds}, expected {expect['kinds']}", key="kinds")
     checks = (
         ("contains", texts, True),
+        ("contains_exact", texts, True),
         ("not_contains", texts, False),
         ("subject_contains", subjects, True),
         ("advice_includes", advice, True),
@@ -175,7 +178,10 @@ def check_expectations(result: ResultReply, expect: Mapping[str, Any]) -> None:
     )
     for key, haystack, wanted in checks:
         for needle in expect.get(key, []):
-            found = any(str(needle).casefold() in text.casefold() for text in haystack)
+            if key == "contains_exact":  # capitals matter: "Hi Ana," and not "Hi ana,"
+                found = any(str(needle) in text for text in haystack)
+            else:
+                found = any(str(needle).casefold() in text.casefold() for text in haystack)
             if found is not wanted:
                 verb = "missing" if wanted else "unexpected"
                 raise StoryError(f"{key}: {verb} {needle!r} in {haystack!r}", key=key)

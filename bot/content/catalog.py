@@ -12,6 +12,23 @@ from bot.content.conditions import ALWAYS, Condition
 AskKind = Literal["choice", "text"]
 MessageKind = Literal["email", "linkedin", "messenger", "script"]
 AdviceKind = Literal["tip", "warning", "legal"]
+Holds = Literal["person", "people", "company"]
+HOLDS: tuple[Holds, ...] = ("person", "people", "company")
+PERSON_FORMS = ("first", "formal")
+"""Placeholders a `holds: person` slot adds: {recipient_first}, {recipient_formal}."""
+SAYINGS = (
+    "thanks",
+    "apology",
+    "praise",
+    "invites_revised_offer",
+    "names_wanted_role",
+    "names_figure",
+    "door_open",
+    "offers_call",
+    "acknowledges_news",
+)
+"""What a line of a message can be declared to do (`says:`), so checks can hold the message
+to what the situation needs (`must_say:`, `must_not_say:`) and to what the advice claims."""
 
 SKIP = "_skip"
 KEEP = "_keep"
@@ -25,6 +42,22 @@ class Branch:
 
     target: str
     condition: Condition = ALWAYS
+
+
+@dataclass(frozen=True, slots=True)
+class TypedSlot:
+    """How a typed answer is written into a sentence, as its text state declares.
+
+    `holds` says what it is (a person's name, a list of people, a company kept exactly);
+    `lead` lists the words the question asked the person to finish ("We met"), removed when
+    typed again; `joins_with` is the preposition added when the fragment has none; `excludes`
+    names the person slot a list of people must leave out (the recipient).
+    """
+
+    holds: Holds | None = None
+    lead: tuple[str, ...] = ()
+    joins_with: str | None = None
+    excludes: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +80,7 @@ class State:
     """A realistic typed answer that passes the rules, used by the every-path walk."""
     opt_in: Condition | None = None
     """This typed answer may appear in a message only when the condition holds."""
+    typed: TypedSlot | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +105,11 @@ class Flow:
         """Answer -> the condition under which a message may contain it (`opt_in:` states)."""
         return {s.slot: s.opt_in for s in self.states.values() if s.opt_in is not None}
 
+    @property
+    def typed_slots(self) -> Mapping[str, TypedSlot]:
+        """Typed answers whose state declares how they are written (names, fragments)."""
+        return {s.slot: s.typed for s in self.states.values() if s.typed is not None}
+
     def slot_state(self, slot: str) -> State | None:
         """The state that fills `slot`, if any."""
         for state in self.states.values():
@@ -86,6 +125,7 @@ class Variant:
     texts: tuple[str, ...]
     condition: Condition = ALWAYS
     seed: tuple[int, ...] = ()
+    says: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +134,14 @@ class Part:
 
     variants: tuple[Variant, ...]
     join: Literal["paragraph", "line", "space"] = "paragraph"
+    condition: Condition = ALWAYS
+
+
+@dataclass(frozen=True, slots=True)
+class SayRule:
+    """A message must (or must not) say `say` when `condition` holds."""
+
+    say: str
     condition: Condition = ALWAYS
 
 
@@ -107,6 +155,8 @@ class MessageTemplate:
     subject: Part | None = None
     max_length: int | None = None
     decision: bool = False
+    must_say: tuple[SayRule, ...] = ()
+    must_not_say: tuple[SayRule, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +167,7 @@ class Advice:
     condition: Condition = ALWAYS
     kind: AdviceKind = "tip"
     seed: tuple[int, ...] = ()
+    claims: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +192,7 @@ class FlowPhrases:
     questions: Mapping[str, Question]
     messages: tuple[MessageTemplate, ...]
     advice: tuple[Advice, ...]
+    typed: Mapping[str, TypedSlot] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,17 @@ from typing import cast
 
 from transitions import Machine
 
-from bot.content.catalog import KEEP, SKIP, Branch, Flow, State
+from bot.content.catalog import (
+    HOLDS,
+    KEEP,
+    PERSON_FORMS,
+    SKIP,
+    Branch,
+    Flow,
+    Holds,
+    State,
+    TypedSlot,
+)
 from bot.content.conditions import ALWAYS, Condition
 from bot.content.report import (
     ID_RE,
@@ -42,8 +52,13 @@ ALLOWED_ANSWER_KEYS = {
         "pattern",
         "example",
         "opt_in",
+        "holds",
+        "lead",
+        "joins_with",
+        "excludes",
     },
 }
+TYPED_KEYS = ("holds", "lead", "joins_with", "excludes")
 
 
 def _parse_branches(raw: object, line: int, report: Report) -> tuple[Branch, ...]:
@@ -64,6 +79,66 @@ def _parse_branches(raw: object, line: int, report: Report) -> tuple[Branch, ...
     if branches and branches[-1].condition is not ALWAYS:
         report.add(raw.line_of(len(raw) - 1), "the last branch of 'next' must have no 'if'")
     return tuple(branches)
+
+
+def _parse_typed(name: str, data: YamlMap, report: Report) -> TypedSlot | None:
+    """What a text state declares about how its answer is written (see `TypedSlot`)."""
+    if not any(key in data for key in TYPED_KEYS):
+        return None
+    if data.get("ask") != "text":
+        key = next(key for key in TYPED_KEYS if key in data)
+        report.add(data.line_of(key), f"'{key}' is for text states only (state '{name}')")
+        return None
+    holds: Holds | None = None
+    raw_holds = data.get("holds")
+    if raw_holds is not None:
+        if raw_holds in HOLDS:
+            holds = raw_holds
+        else:
+            report.add(data.line_of("holds"), f"'holds' must be one of {', '.join(HOLDS)}")
+    raw_lead = data.get("lead", [])
+    leads = raw_lead if isinstance(raw_lead, list) else [raw_lead]
+    if not all(isinstance(lead, str) and lead.strip() for lead in leads):
+        report.add(data.line_of("lead"), "'lead' must be the words to finish, or a list of them")
+        leads = []
+    joins_with = data.get("joins_with")
+    if joins_with is not None and (not isinstance(joins_with, str) or not joins_with.isalpha()):
+        report.add(data.line_of("joins_with"), "'joins_with' must be one word, e.g. at")
+        joins_with = None
+    if holds in ("person", "people", "company") and (leads or joins_with):
+        report.add(data.line_of("holds"), "a name takes no 'lead' or 'joins_with'")
+    excludes = data.get("excludes")
+    if excludes is not None and (holds != "people" or not isinstance(excludes, str)):
+        report.add(data.line_of("excludes"), "'excludes' names a person slot, on 'holds: people'")
+        excludes = None
+    return TypedSlot(holds, tuple(lead.strip() for lead in leads), joins_with, excludes)
+
+
+def _check_typed(
+    states: Mapping[str, State], slots: Mapping[str, State], raw: YamlMap, report: Report
+) -> None:
+    """A list of people leaves out a person slot; a name's placeholders clash with no slot."""
+    for state in states.values():
+        typed = state.typed
+        if typed is None:
+            continue
+        line = (
+            raw[state.name].line_of("excludes")
+            if isinstance(raw[state.name], YamlMap)
+            else state.line
+        )
+        if typed.excludes is not None:
+            other = slots.get(typed.excludes)
+            if other is None or other.typed is None or other.typed.holds != "person":
+                report.add(line, f"'excludes: {typed.excludes}' must name a 'holds: person' slot")
+        if typed.holds == "person":
+            for form in PERSON_FORMS:
+                if f"{state.slot}_{form}" in slots:
+                    report.add(
+                        state.line,
+                        f"slot '{state.slot}_{form}' clashes with the placeholder "
+                        f"'{{{state.slot}_{form}}}' that 'holds: person' adds",
+                    )
 
 
 def _parse_state(name: str, data: object, line: int, report: Report) -> State | None:
@@ -136,6 +211,7 @@ def _parse_state(name: str, data: object, line: int, report: Report) -> State | 
         pattern=str(pattern) if pattern is not None else None,
         example=example,
         opt_in=opt_in,
+        typed=_parse_typed(name, data, report),
     )
 
 
@@ -293,6 +369,7 @@ def parse_flow(path: Path, report: Report) -> Flow | None:
             report.add(state.line, f"duplicate slot '{state.slot}' (also filled by another state)")
         slots[state.slot] = state
     raw_state_maps = cast(Mapping[str, YamlMap], raw_states)
+    _check_typed(states, slots, raw_states, report)
     for state in states.values():
         if state.opt_in is not None:
             opt_in_line = raw_state_maps[state.name].line_of("opt_in")

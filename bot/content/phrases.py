@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.content.catalog import (
+    PERSON_FORMS,
     PLACEHOLDER_RE,
+    SAYINGS,
     Advice,
     AdviceKind,
     CommonPhrases,
@@ -18,6 +20,7 @@ from bot.content.catalog import (
     MessageTemplate,
     Part,
     Question,
+    SayRule,
     State,
     Variant,
 )
@@ -49,6 +52,7 @@ COMMON_KEYS = (
     "too_long",
     "stale_button",
     "not_in_flow",
+    "tap_a_button",
     "result_intro",
     "advice_heading",
     "legal_heading",
@@ -66,12 +70,34 @@ def _text_list(raw: object, line: int, what: str, report: Report) -> tuple[str, 
     return texts
 
 
+def placeholder_names(flow: Flow) -> set[str]:
+    """The placeholders a flow's phrases may use: each typed slot, and for a slot that
+    `holds: person` its forms too ({recipient_first}, {recipient_formal})."""
+    names = set()
+    for state in flow.states.values():
+        if state.end or state.ask != "text":
+            continue
+        names.add(state.slot)
+        if state.typed is not None and state.typed.holds == "person":
+            names.update(f"{state.slot}_{form}" for form in PERSON_FORMS)
+    return names
+
+
 def _check_placeholders(
     texts: Iterable[str], line: int, text_slots: set[str], report: Report
 ) -> None:
     for text in texts:
         for name in PLACEHOLDER_RE.findall(text):
-            if name not in text_slots:
+            if name in text_slots:
+                continue
+            base, _, form = name.rpartition("_")
+            if form in PERSON_FORMS and base in text_slots:
+                report.add(
+                    line,
+                    f"placeholder '{{{name}}}' needs 'holds: person' on the state that fills "
+                    f"'{base}'",
+                )
+            else:
                 known = ", ".join(sorted(text_slots)) or "none"
                 report.add(line, f"unknown placeholder '{{{name}}}' (known: {known})")
         stripped = PLACEHOLDER_RE.sub("", text)
@@ -94,7 +120,9 @@ def _parse_part(raw: object, line: int, ctx: _FlowContext, report: Report) -> Pa
     if not isinstance(raw, YamlMap):
         report.add(line, "a part must be a text or a mapping with 'text' or 'choose'")
         return None
-    check_keys(raw, {"id", "join", "choose", "text", "when", "seed"}, "a message part", report)
+    check_keys(
+        raw, {"id", "join", "choose", "text", "when", "seed", "says"}, "a message part", report
+    )
     join = raw.get("join", "paragraph")
     if join not in ("paragraph", "line", "space"):
         report.add(raw.line_of("join"), "'join' must be paragraph, line or space")
@@ -118,21 +146,68 @@ def _parse_part(raw: object, line: int, ctx: _FlowContext, report: Report) -> Pa
     # With `choose`, a `when` or `seed` beside it applies to the whole part.
     part_condition = ALWAYS
     part_seed: tuple[int, ...] = ()
+    part_says: frozenset[str] = frozenset()
     if "choose" in raw:
         part_condition = parse_when(raw.get("when"), raw.line_of("when"), report)
         check_condition_slots(part_condition, raw.line_of("when"), ctx.slots, report)
         part_seed = _seed_units(raw.get("seed"), raw.line_of("seed"), report)
+        part_says = _sayings(raw.get("says"), raw.line_of("says"), "says", report)
     variants = []
     for item, _ in raw_variants:
         if item is not raw:
-            check_keys(item, {"when", "text", "seed"}, "a choice", report)
+            check_keys(item, {"when", "text", "seed", "says"}, "a choice", report)
         texts = _text_list(item.get("text"), item.line_of("text"), "'text'", report)
         _check_placeholders(texts, item.line_of("text"), ctx.text_slots, report)
         condition = parse_when(item.get("when"), item.line_of("when"), report)
         check_condition_slots(condition, item.line_of("when"), ctx.slots, report)
         seed = _seed_units(item.get("seed"), item.line_of("seed"), report)
-        variants.append(Variant(texts, condition, part_seed + seed))
+        says = _sayings(item.get("says"), item.line_of("says"), "says", report)
+        variants.append(Variant(texts, condition, part_seed + seed, part_says | says))
     return Part(tuple(variants), join, part_condition)
+
+
+def _sayings(raw: object, line: int, key: str, report: Report) -> frozenset[str]:
+    """A `says:` or `claims:` list: names from SAYINGS, so a typo is caught at load time."""
+    if raw is None:
+        return frozenset()
+    items = raw if isinstance(raw, list) else [raw]
+    known = []
+    for item in items:
+        if item in SAYINGS:
+            known.append(str(item))
+        else:
+            report.add(line, f"'{key}' takes names from: {', '.join(SAYINGS)}; not {item!r}")
+    return frozenset(known)
+
+
+def _say_rules(item: YamlMap, key: str, ctx: _FlowContext, report: Report) -> tuple[SayRule, ...]:
+    """`must_say` / `must_not_say`: a list of {say: <saying>, when: {...}} (or bare sayings)."""
+    raw = item.get(key)
+    if raw is None:
+        return ()
+    if not isinstance(raw, YamlList):
+        report.add(item.line_of(key), f"'{key}' must be a list of {{say: ..., when: ...}}")
+        return ()
+    rules = []
+    for index, entry in enumerate(raw):
+        line = raw.line_of(index)
+        if isinstance(entry, str):
+            entry = YamlMap(say=entry)
+            entry.line = line
+            entry.key_lines = {}
+        if not isinstance(entry, YamlMap):
+            report.add(line, f"each '{key}' entry is a saying or {{say: ..., when: ...}}")
+            continue
+        check_keys(entry, {"say", "when"}, f"a '{key}' entry", report)
+        says = _sayings(entry.get("say"), entry.line_of("say"), "say", report)
+        if len(says) != 1:
+            if "say" not in entry:
+                report.add(line, f"each '{key}' entry needs 'say'")
+            continue
+        condition = parse_when(entry.get("when"), entry.line_of("when"), report)
+        check_condition_slots(condition, entry.line_of("when"), ctx.slots, report)
+        rules.append(SayRule(next(iter(says)), condition))
+    return tuple(rules)
 
 
 def _seed_units(raw: object, line: int, report: Report) -> tuple[int, ...]:
@@ -160,7 +235,16 @@ def _parse_messages(
         if not isinstance(item, YamlMap):
             report.add(item_line, "a message must be a mapping with kind and parts")
             continue
-        allowed = {"kind", "when", "subject", "parts", "max_length", "decision"}
+        allowed = {
+            "kind",
+            "when",
+            "subject",
+            "parts",
+            "max_length",
+            "decision",
+            "must_say",
+            "must_not_say",
+        }
         check_keys(item, allowed, "a message", report)
         kind = item.get("kind")
         if kind not in MESSAGE_KINDS:
@@ -192,7 +276,16 @@ def _parse_messages(
             max_length = None
         decision = read_flag(item, "decision", report)
         messages.append(
-            MessageTemplate(kind, condition, tuple(parts), subject, max_length, decision)
+            MessageTemplate(
+                kind,
+                condition,
+                tuple(parts),
+                subject,
+                max_length,
+                decision,
+                must_say=_say_rules(item, "must_say", ctx, report),
+                must_not_say=_say_rules(item, "must_not_say", ctx, report),
+            )
         )
     return tuple(messages)
 
@@ -209,7 +302,8 @@ def _parse_advice(raw: object, line: int, ctx: _FlowContext, report: Report) -> 
         if not isinstance(item, YamlMap) or not isinstance(item.get("text"), str):
             report.add(item_line, "each advice entry needs 'text'")
             continue
-        check_keys(item, {"id", "text", "when", "kind", "seed"}, "an advice entry", report)
+        allowed = {"id", "text", "when", "kind", "seed", "claims"}
+        check_keys(item, allowed, "an advice entry", report)
         kind = item.get("kind", "tip")
         if kind not in ADVICE_KINDS:
             report.add(
@@ -220,7 +314,8 @@ def _parse_advice(raw: object, line: int, ctx: _FlowContext, report: Report) -> 
         condition = parse_when(item.get("when"), item.line_of("when"), report)
         check_condition_slots(condition, item.line_of("when"), ctx.slots, report)
         seed = _seed_units(item.get("seed"), item.line_of("seed"), report)
-        advice.append(Advice(item["text"].strip(), condition, kind, seed))
+        claims = _sayings(item.get("claims"), item.line_of("claims"), "claims", report)
+        advice.append(Advice(item["text"].strip(), condition, kind, seed, claims))
     return tuple(advice)
 
 
@@ -287,7 +382,7 @@ def parse_phrases(path: Path, flow: Flow, report: Report) -> FlowPhrases | None:
     allowed = {"title", "summary", "questions", "result", "advice", "shared"}
     check_keys(data, allowed, "phrases", report)
     slots = {s.slot: s for s in flow.states.values() if not s.end}
-    ctx = _FlowContext(flow, slots, {s.slot for s in slots.values() if s.ask == "text"})
+    ctx = _FlowContext(flow, slots, placeholder_names(flow))
     for key in ("title", "summary"):
         if not isinstance(data.get(key), str) or not data[key].strip():
             report.add(data.line_of(key), f"'{key}' must be text")
@@ -308,6 +403,7 @@ def parse_phrases(path: Path, flow: Flow, report: Report) -> FlowPhrases | None:
         questions=questions,
         messages=messages,
         advice=advice,
+        typed=flow.typed_slots,
     )
 
 

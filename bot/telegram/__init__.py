@@ -14,6 +14,7 @@ PHRASE_KEYS = (
     "sorry_error",
     "sorry_store",
     "share",
+    "copy_message",
     "inline_empty",
     "result_above",
     "result_above_many",

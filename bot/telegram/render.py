@@ -14,7 +14,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from telegram import BotCommand, InlineQueryResultArticle, InputTextMessageContent
+from telegram import (
+    BotCommand,
+    CopyTextButton,
+    InlineKeyboardButton,
+    InlineQueryResultArticle,
+    InputTextMessageContent,
+)
+from telegram.constants import InlineKeyboardButtonLimit
 
 from bot.content.catalog import KEEP, CommonPhrases
 from bot.engine import fill_common
@@ -30,6 +37,8 @@ FORGET_NO = "x:forget:no"
 COMMANDS = ("start", "help", "back", "restart", "cancel", "forget")
 _KEEP_DATA = f":{KEEP}"
 """How the data of a Keep button (which shows a typed answer) ends."""
+COPY_TEXT_LIMIT = int(InlineKeyboardButtonLimit.MAX_COPY_TEXT)
+"""Longest text a Copy button can carry (256); a longer message stays copy/forward."""
 TITLE_WORDS = 6
 DESCRIPTION_CHARS = 90
 
@@ -47,8 +56,12 @@ class Outgoing:
     markup: str | None = None
 
 
-def _keyboard_json(rows: Rows, share: str | None) -> str:
+def _keyboard_json(rows: Rows, share: str | None, copies: tuple[tuple[str, str], ...] = ()) -> str:
     grid: list[list[dict[str, Any]]] = [
+        [InlineKeyboardButton(label, copy_text=CopyTextButton(text)).to_dict()]
+        for label, text in copies
+    ]
+    grid += [
         [{"text": button.label, "callback_data": button.data} for button in row] for row in rows
     ]
     if share is not None:
@@ -186,7 +199,19 @@ class Renderer:
         return "\n".join(lines)
 
     def result_keyboard(self, reply: ResultReply) -> str:
-        """The result's actions plus Share, which opens inline mode in a chat of the user's."""
+        """The result's actions plus Share, which opens inline mode in a chat of the user's.
+
+        A message short enough for Telegram's Copy button (up to 256 characters) gets one on
+        top, which copies it without a callback; a phone script is for the user, not to send.
+        Such a keyboard holds the message, so it is built each time and never kept.
+        """
+        copies = tuple(
+            (self.text("copy_message", label=self.common[f"message_label_{message.kind}"]), text)
+            for message in reply.result.messages
+            if message.kind != "script" and 0 < len(text := message.text) <= COPY_TEXT_LIMIT
+        )
+        if copies:
+            return _keyboard_json(reply.actions, self.common["share"], copies)
         return keyboard(reply.actions, share=self.common["share"])
 
     # -- commands and the /forget confirmation ----------------------------------------------

@@ -145,6 +145,9 @@ def test_text_for_a_choice_question_re_asks_it(engine: Engine) -> None:
     outcome = engine.handle(conv, Text("something else"))
     assert not outcome.changed
     assert question(outcome).state == "tone"
+    notice = outcome.replies[0]
+    assert isinstance(notice, Notice)
+    assert notice.text == engine.catalog.common["en"]["tap_a_button"]
 
 
 def test_text_rules_give_the_reason_and_ask_again(engine: Engine) -> None:

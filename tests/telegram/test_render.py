@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 
@@ -12,7 +13,14 @@ from bot.content.catalog import Advice, Catalog
 from bot.replies import Button, ResultReply
 from bot.telegram.gateway import file_base_url
 from bot.telegram.logs import OMITTED, REDACTED, RedactSecrets, configure_logging
-from bot.telegram.render import MESSAGE_LIMIT, Renderer, answered, first_words, split_text
+from bot.telegram.render import (
+    COPY_TEXT_LIMIT,
+    MESSAGE_LIMIT,
+    Renderer,
+    answered,
+    first_words,
+    split_text,
+)
 
 TOKEN = "123456:AAExampleSecretToken"
 
@@ -86,6 +94,32 @@ def test_advice_message_marks_warnings_and_notes_the_legal_disclaimer(
         advice.text
     )
     assert "• Offers are not contracts until signed." in advice.text
+
+
+def copy_buttons(markup: str | None) -> list[dict[str, object]]:
+    rows = json.loads(markup or "{}").get("inline_keyboard", [])
+    return [button for row in rows for button in row if "copy_text" in button]
+
+
+def test_a_short_message_gets_a_copy_button_and_a_long_one_does_not(renderer: Renderer) -> None:
+    short = ComposedMessage("messenger", "Hi Ana, thanks for the offer. I'll pass on it. Sam")
+    *_, advice = renderer.render([result_reply(short)])
+    label = renderer.text("copy_message", label=renderer.common["message_label_messenger"])
+    assert copy_buttons(advice.markup) == [{"text": label, "copy_text": {"text": short.text}}]
+    assert "callback_data" not in copy_buttons(advice.markup)[0]
+    assert '"switch_inline_query"' in (advice.markup or "")
+    longer = ComposedMessage("messenger", "x" * (COPY_TEXT_LIMIT + 1))
+    *_, advice = renderer.render([result_reply(longer)])
+    assert copy_buttons(advice.markup) == []
+
+
+def test_a_copy_button_copies_the_subject_too_and_skips_the_phone_script(
+    renderer: Renderer,
+) -> None:
+    email = ComposedMessage("email", "Hi Ana,\n\nNo, thank you.", "My decision")
+    script = ComposedMessage("script", "Say hello, then say no.")
+    *_, advice = renderer.render([result_reply(script, email)])
+    assert [b["copy_text"] for b in copy_buttons(advice.markup)] == [{"text": email.text}]
 
 
 def test_inline_articles_share_exactly_the_message_text(renderer: Renderer) -> None:
