@@ -23,7 +23,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "bot.content.yamlread",
     ),
     # pure functions over the catalogue: composing and checking results
-    ("bot.compose", "bot.drafts", "bot.replies", "bot.names"),
+    ("bot.compose", "bot.drafts", "bot.replies", "bot.names", "bot.fragments"),
     ("bot.engine",),
     # reading content from YAML: above the engine, which never sees a file
     ("bot.content.flows", "bot.content.phrases", "bot.content.loader"),

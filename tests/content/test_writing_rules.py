@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.check import stories
+from bot.check import walk
 from bot.content.catalog import Catalog
 from bot.content.loader import load_catalog
 from bot.engine import Engine
@@ -101,9 +101,14 @@ AWKWARD_ANSWERS = {
 def test_every_path_writes_awkward_names_and_fragments_without_draft_problems(
     engine: Engine, catalog: Catalog, monkeypatch: pytest.MonkeyPatch, case: str
 ) -> None:
-    monkeypatch.setattr(stories, "SAMPLE_TEXT", {**stories.SAMPLE_TEXT, **AWKWARD_ANSWERS[case]})
+    awkward = AWKWARD_ANSWERS[case]
+    example = walk.sample_text
+    monkeypatch.setattr(
+        walk, "sample_text", lambda state: awkward.get(state.slot) or example(state)
+    )
     failures: list[str] = []
     for flow in catalog.flows.values():
-        for result in stories.walk(engine, flow, 20):
-            failures.extend(result.draft_problems)
+        for path in walk.walk(engine, flow, 20):
+            for result in path.wordings:
+                failures.extend(result.draft_problems)
     assert not failures, sorted(set(failures))[:20]
