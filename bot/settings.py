@@ -7,6 +7,42 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
+
+SECRET_MIN_LENGTH = 16
+SECRET_RE = re.compile(r"[A-Za-z0-9_-]{16,256}")
+"""Telegram allows 1-256 characters of A-Z, a-z, 0-9, _ and -; fewer than 16 are guessable."""
+
+
+def webhook_secret(value: str) -> str:
+    """The webhook secret, or a clear refusal (argparse exits with status 2 and the message).
+
+    The secret is never repeated in the message: it would end up in logs.
+    """
+    if not value:
+        return value
+    if len(value) < SECRET_MIN_LENGTH:
+        raise argparse.ArgumentTypeError(
+            f"the webhook secret has {len(value)} characters; use at least {SECRET_MIN_LENGTH} "
+            "(for example: python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+        )
+    if not SECRET_RE.fullmatch(value):
+        raise argparse.ArgumentTypeError(
+            "the webhook secret may use only A-Z, a-z, 0-9, _ and -, up to 256 characters "
+            "(Telegram's rule)"
+        )
+    return value
+
+
+def retention_days(value: str) -> int:
+    """Days to keep idle conversations; 0 keeps them (update ids still expire after a day)."""
+    try:
+        days = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number of days: {value!r}") from None
+    if days < 0:
+        raise argparse.ArgumentTypeError("the retention period cannot be negative (0 keeps)")
+    return days
 
 
 def _env_int(name: str, default: int) -> int:
@@ -50,9 +86,10 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--webhook-secret",
+        type=webhook_secret,
         default=env("DOORAJAR_WEBHOOK_SECRET"),
-        help="secret token Telegram sends with each update; required with --webhook "
-        "[DOORAJAR_WEBHOOK_SECRET]",
+        help="secret token Telegram sends with each update, 16 to 256 characters of A-Z, a-z, "
+        "0-9, _ and -; required with --webhook [DOORAJAR_WEBHOOK_SECRET]",
     )
     parser.add_argument(
         "--listen",
@@ -74,10 +111,10 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--retention-days",
-        type=int,
-        default=_env_int("DOORAJAR_RETENTION_DAYS", 30),
-        help="delete conversations idle longer than this many days, 0 to keep them "
-        "[DOORAJAR_RETENTION_DAYS, default 30]",
+        type=retention_days,
+        default=env("DOORAJAR_RETENTION_DAYS") or "30",
+        help="delete conversations idle longer than this many days, 0 to keep them; update "
+        "ids are deleted after a day either way [DOORAJAR_RETENTION_DAYS, default 30]",
     )
     parser.add_argument(
         "--log-level",

@@ -11,6 +11,10 @@ Every write is one Lua script, so it is atomic: a save checks the update id, com
 version, writes the conversation and records the id at once, and two workers never lose each
 other's answers or apply one update twice. The `idle` index is shared by all chats, so this
 needs one Redis primary (with replicas or Sentinel if you like), not Redis Cluster.
+
+"No acknowledged answer is lost" holds across a Redis crash only with the append-only file on
+(`appendonly yes`): snapshots alone lose whatever was written since the last one.
+`persistence_problem` checks that at start (`open_store` logs a warning).
 """
 
 from __future__ import annotations
@@ -19,7 +23,9 @@ import time
 from collections.abc import Awaitable
 from dataclasses import replace
 from typing import Any
+from urllib.parse import urlparse
 
+import redis as redis_sync
 import redis.asyncio as redis
 from redis.exceptions import (
     MasterDownError,
@@ -157,3 +163,37 @@ class RedisStore:
 
     async def close(self) -> None:
         await self._redis.aclose()
+
+
+PERSISTENCE_CHECK_SECONDS = 2.0
+
+
+def persistence_problem(url: str, timeout: float = PERSISTENCE_CHECK_SECONDS) -> str | None:
+    """Why a Redis crash could lose acknowledged answers (AOF off, or unknown), or None.
+
+    Asks `CONFIG GET appendonly`, or `INFO persistence` where CONFIG is disabled (as on many
+    managed services). Names the server by host and port only: the URL may hold a password.
+    """
+    parsed = urlparse(url)
+    where = parsed.path if parsed.scheme == "unix" else f"{parsed.hostname}:{parsed.port or 6379}"
+    client = redis_sync.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+    try:
+        try:
+            enabled = client.config_get("appendonly").get("appendonly") == "yes"
+        except ResponseError:  # CONFIG renamed or disabled
+            enabled = bool(client.info("persistence").get("aof_enabled"))
+    except (RedisError, OSError) as exc:
+        return (
+            f"could not check whether Redis at {where} keeps an append-only file "
+            f"({type(exc).__name__}); without `appendonly yes` a Redis crash loses answers "
+            "already acknowledged to Telegram"
+        )
+    finally:
+        client.close()
+    if enabled:
+        return None
+    return (
+        f"Redis at {where} runs without an append-only file (appendonly no): a Redis crash or "
+        "restart loses answers already acknowledged to Telegram. Set `appendonly yes` "
+        "(README: Reliability)"
+    )

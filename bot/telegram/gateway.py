@@ -383,7 +383,7 @@ class TelegramFrontEnd:
         deletes nothing more and says so again); No records the tap and goes on."""
         if data == FORGET_YES:
             await self._retrying(lambda: self.service.store.forget(turn.chat_id))
-            log.info("chat=%s forgotten", turn.chat_id)
+            log.debug("chat=%s forgotten", turn.chat_id)  # not at INFO: who used /forget
             await answer()
             await self._record_answer(message, data)
             return [self._say("forgotten")]
@@ -477,6 +477,18 @@ class _Application(Application[Any, Any, Any, Any, Any, Any]):
     def _mark_for_persistence_update(self, *, update: object = None, job: Any = None) -> None:
         if self.persistence is not None:
             super()._mark_for_persistence_update(update=update, job=job)
+
+    async def initialize(self) -> None:
+        """PTB's, closing the Bot API connections when it fails (a wrong token, no network).
+
+        `Application.shutdown` does nothing for an application that never finished
+        initialising, so without this the aiohttp session opened for `getMe` stays open.
+        """
+        try:
+            await super().initialize()
+        except BaseException:
+            await self.bot.shutdown()
+            raise
 
 
 def build_application(
