@@ -10,7 +10,7 @@ steps and what the result must show::
           - choose: decided        # an option id of the current question
           - text: Acme Ltd         # a typed answer
           - skip                   # the Skip button of an optional question
-          - back                   # also: restart, keep, another, {revise: tone}, {at: state}
+          - back                   # also: restart, keep, another, {refine: tone}, {at: state}
         expect:
           kinds: [email]                     # the messages, in order
           contains: [Acme Ltd]               # in some message
@@ -35,7 +35,7 @@ from bot.content.catalog import KEEP, SKIP, Flow, State
 from bot.content.yamlread import read_yaml
 from bot.conversation import Conversation
 from bot.engine import Engine
-from bot.events import Another, Back, Choose, Event, Restart, Revise, Start, Text
+from bot.events import Another, Back, Choose, Event, Refine, Restart, Start, Text
 from bot.replies import ResultReply
 
 SAMPLE_TEXT: Mapping[str, str] = {
@@ -131,8 +131,8 @@ def _step_event(run: StoryRun, step: Any) -> Event | None:
             return Choose(state.name, str(option))
         case {"text": text}:
             return Text(str(text))
-        case {"revise": slot}:
-            return Revise(str(slot))
+        case {"refine": refinement} | {"revise": refinement}:
+            return Refine(str(refinement))
         case {"at": expected}:
             if state.name != expected:
                 raise StoryError(f"expected to be at '{expected}', but at '{state.name}'")

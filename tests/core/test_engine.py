@@ -7,14 +7,14 @@ from dataclasses import replace
 from bot.check.stories import SAMPLE_TEXT
 from bot.content.catalog import KEEP, SKIP
 from bot.conversation import Conversation
-from bot.engine import Engine, Outcome, clean_text
+from bot.engine import Engine, Outcome, clean_text, fire
 from bot.events import (
     Another,
     Back,
     Choose,
     OpenGroup,
+    Refine,
     Restart,
-    Revise,
     Start,
     Text,
     decode,
@@ -232,7 +232,7 @@ def test_another_wording_gives_three_different_versions(engine: Engine) -> None:
 
 def test_change_tone_from_the_result_comes_back_to_the_result(engine: Engine) -> None:
     conv, before = finish(engine, tone="warm", channel="email")
-    conv = engine.handle(conv, Revise("tone")).conversation
+    conv = engine.handle(conv, Refine("tone")).conversation
     assert conv.state == "tone"
     outcome = engine.handle(conv, Choose("tone", "formal"))
     after = result(outcome)
@@ -243,7 +243,7 @@ def test_change_tone_from_the_result_comes_back_to_the_result(engine: Engine) ->
 
 def test_change_channel_to_phone_from_the_result(engine: Engine) -> None:
     conv, _ = finish(engine, channel="email")
-    conv = engine.handle(conv, Revise("channel")).conversation
+    conv = engine.handle(conv, Refine("channel")).conversation
     outcome = engine.handle(conv, Choose("channel", "phone"))
     assert [m.kind for m in result(outcome).result.messages] == ["script", "email"]
 
@@ -274,7 +274,7 @@ def test_events_round_trip_through_button_data() -> None:
         Back(),
         Restart(),
         Another(),
-        Revise("tone"),
+        Refine("tone"),
     ):
         assert decode(encode(event)) == event
 
@@ -322,6 +322,6 @@ def test_following_the_machine_table_matches_firing_the_trigger(engine: Engine) 
                 for trigger in [*triggers, SKIP] if state.optional else triggers:
                     model = Model(state.name)
                     flow.machine.events[trigger].trigger(model, answers)
-                    assert engine._fire(flow, state, trigger, answers) == model.state
+                    assert fire(flow, state, trigger, answers) == model.state
                     checked += 1
     assert checked > 1000
