@@ -41,7 +41,21 @@ def cmd_check(args: argparse.Namespace) -> int:
         f"ok: {len(catalog.flows)} flows, {states} states, languages: {langs}, "
         f"seed units covered: {covered} of {len(SEED_UNITS)} ({elapsed:.0f} ms)"
     )
-    return 0
+    return print_reach(catalog)
+
+
+def print_reach(catalog: Catalog) -> int:
+    """Per situation, interactions to the first draft; dead questions fail the check."""
+    from bot.check.reach import check_catalog, report_lines
+
+    reaches = check_catalog(catalog)
+    print("\n".join(report_lines(reaches)))
+    problems = sorted(problem for reach in reaches for problem in reach.problems)
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if problems:
+        print(f"{len(problems)} problem(s) on the paths of the flows.", file=sys.stderr)
+    return 1 if problems else 0
 
 
 def cmd_graph(args: argparse.Namespace) -> int:

@@ -1,0 +1,363 @@
+"""Every path of a flow: how many interactions it takes to the first draft, and which answers
+the draft never uses.
+
+A *path* is the answers given from the flow's start to its first draft (the main path), or
+those plus the answers given in one refinement opened from that draft. Paths are enumerated
+with sample answers: every option of a choice question is taken where it matters, typed
+questions get a sample text (`bot.check.stories.sample_text`), optional ones are also skipped
+where a branch tests whether they were filled.
+
+What is enumerated, so that `doorajar check` stays fast:
+
+* Options that lead to the same next question, and whose answer no later branch and no
+  refinement's `when` reads, make one path (the first such option stands for the others).
+* Every option of every question is still taken on at least one path: an option not covered
+  above gets a path of its own (the first path through its question, with that option, the
+  rest of the way answered again with the first options).
+* If a flow still has more than `MAX_MAIN_PATHS` main paths, an evenly spaced deterministic
+  sample of them is checked (plus the covering paths); the interactions figure always counts
+  every distinct route.
+* Each refinement is opened once from the draft of each main path checked (not combined with
+  other refinements).
+
+Interactions to the first draft = menu taps (2: group and situation, 1 when the menu has one
+group) + answers given on the main path (a skip or a "keep my name" tap counts as one).
+Counted once per distinct route (sequence of questions), min / median / max.
+
+A question is *dead* on a path when changing its answer (every other option in turn; another
+typed text) and answering the rest of the way again changes neither the messages nor the
+advice. Only the answers given on a path's own part are tested: main-path answers on the first
+draft, a refinement's answers on its revised draft (a refinement that leaves out an earlier
+answer is the person choosing a version without it). A typed answer given on a path must also
+appear in a message of that draft (any word of three letters or more of it, so "Dear Dr Meyer"
+uses "Dr Paul Meyer").
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+
+from bot.check.stories import sample_text
+from bot.compose import compose_result
+from bot.content.catalog import Catalog, Flow, FlowPhrases, State
+from bot.content.report import Problem
+from bot.engine import draft_answers, fire, offered_refinements, trigger_for
+
+MAX_MAIN_PATHS = 150
+ALTERNATE_TEXTS = ("Marlowe Fenwick", "61,250 a year", "Wednesday 9 October", "Quill", "7")
+"""Another typed text, tried in turn until one fits the question's rules."""
+_WORD = re.compile(r"[^\W\d_]{3,}")
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """One answer on a path: the question (state), its slot and the value given."""
+
+    state: str
+    slot: str
+    value: str
+    typed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class FlowPath:
+    """Answers from the start to the first draft, and those given in one refinement after."""
+
+    main: tuple[Answer, ...]
+    refinement: str = ""
+    refined: tuple[Answer, ...] = ()
+
+    def answers(self) -> dict[str, str]:
+        """The answers by slot, as the conversation holds them at the (revised) draft."""
+        return {a.slot: a.value for a in (*self.main, *self.refined)}
+
+    def describe(self) -> str:
+        """The choices that make this path, for a problem line (typed samples left out)."""
+        chosen = [
+            f"{a.slot}={a.value or 'skip'}" for a in self.main if a.value and " " not in a.value
+        ]
+        text = ", ".join(chosen)
+        return f"{text} (refinement {self.refinement})" if self.refinement else text
+
+
+@dataclass(frozen=True, slots=True)
+class FlowReach:
+    """What the paths of one flow show."""
+
+    flow: str
+    interactions: tuple[int, ...]
+    paths_checked: int
+    problems: tuple[Problem, ...]
+    dead: tuple[str, ...]
+
+    def figures(self) -> tuple[int, float, int]:
+        """Interactions to the first draft: min, median, max over the distinct routes."""
+        counts = self.interactions or (0,)
+        return min(counts), statistics.median(counts), max(counts)
+
+
+def menu_taps(catalog: Catalog) -> int:
+    """Taps from /start to a situation's first question."""
+    return 2 if len(catalog.groups()) > 1 else 1
+
+
+def _read_later(flow: Flow) -> frozenset[str]:
+    """Slots whose value decides something beyond the next question: read by another state's
+    branches or by a refinement's `when`."""
+    slots: set[str] = set()
+    for state in flow.states.values():
+        for branch in state.next:
+            slots |= {slot for slot in branch.condition.slots() if slot != state.slot}
+    for refinement in flow.refinements.values():
+        slots |= set(refinement.when.slots())
+    return frozenset(slots)
+
+
+def alternate_text(state: State, current: str) -> str | None:
+    """Another typed answer that passes the question's rules and differs in every word."""
+    words = {w.casefold() for w in _WORD.findall(current)}
+    for text in ALTERNATE_TEXTS:
+        fits = state.min_length <= len(text) <= state.max_length
+        if not fits or (state.pattern and not re.fullmatch(state.pattern, text)):
+            continue
+        if text != current and not words & {w.casefold() for w in _WORD.findall(text)}:
+            return text
+    return None
+
+
+class _Walker:
+    """Enumerates paths of one flow and answers them again with one answer changed."""
+
+    def __init__(self, flow: Flow) -> None:
+        self.flow = flow
+        self.read_later = _read_later(flow)
+
+    def first_value(self, state: State) -> str:
+        return state.options[0] if state.ask == "choice" else sample_text(state)
+
+    def values(self, state: State, view: Mapping[str, str]) -> list[str]:
+        """The answers worth a path of their own at `state`."""
+        if state.ask == "text":
+            if state.optional and state.slot in self.read_later:
+                return [sample_text(state), ""]
+            return [sample_text(state)]
+        if state.slot in self.read_later:
+            return list(state.options)
+        seen: dict[str, str] = {}
+        for option in state.options:
+            target = fire(self.flow, state, option, {**view, state.slot: option})
+            seen.setdefault(target, option)
+        return list(seen.values())
+
+    def paths(
+        self, start: str, base: Mapping[str, str], limit: int
+    ) -> Iterator[tuple[Answer, ...]]:
+        """Depth first from `start` to an end state. Questions after `start` answered in
+        `base` keep that answer, as the engine passes them through in a refinement."""
+        stack: list[tuple[str, tuple[Answer, ...], dict[str, str]]] = [
+            (start, (), {**self.flow.defaults, **base})
+        ]
+        produced = 0
+        while stack and produced < limit:
+            name, done, view = stack.pop()
+            state = self.flow.states[name]
+            if state.end:
+                produced += 1
+                yield done
+                continue
+            if len(done) > len(self.flow.states):
+                continue  # a loop: no path through it ends
+            values = self.values(state, view)
+            if done and state.slot in base:
+                values = [base[state.slot]]
+            for value in reversed(values):
+                trigger = trigger_for(state, value)
+                if trigger is None:
+                    continue
+                nxt = {**view, state.slot: value}
+                target = fire(self.flow, state, trigger, nxt)
+                if target != name:
+                    answer = Answer(name, state.slot, value, state.ask == "text")
+                    stack.append((target, (*done, answer), nxt))
+
+    def answer_again(
+        self, start: str, base: Mapping[str, str], fixed: Mapping[str, str]
+    ) -> tuple[Answer, ...] | None:
+        """From `start`, answer with `fixed` where it applies, else with the first value."""
+        view = {**self.flow.defaults, **base}
+        answers: list[Answer] = []
+        name = start
+        for _ in range(len(self.flow.states)):
+            state = self.flow.states[name]
+            if state.end:
+                return tuple(answers)
+            value = fixed.get(state.slot)
+            if value is None or trigger_for(state, value) is None:
+                value = self.first_value(state)
+            trigger = trigger_for(state, value)
+            if trigger is None:
+                return None
+            view[state.slot] = value
+            answers.append(Answer(name, state.slot, value, state.ask == "text"))
+            target = fire(self.flow, state, trigger, view)
+            if target == name:
+                return None
+            name = target
+        return None
+
+    def changed(
+        self,
+        start: str,
+        before: Mapping[str, str],
+        own: tuple[Answer, ...],
+        slot: str,
+        value: str,
+    ) -> dict[str, str] | None:
+        """The answers of a path with one of its own answers changed and the rest of the way
+        answered again (None when no end can be reached that way)."""
+        fixed = {**before, **{a.slot: a.value for a in own}, slot: value}
+        redone = self.answer_again(start, before, fixed)
+        if redone is None:
+            return None
+        return {**before, **{a.slot: a.value for a in redone}}
+
+    def alternatives(self, state: State, value: str) -> list[str]:
+        if state.ask == "choice":
+            return [option for option in state.options if option != value]
+        other = alternate_text(state, value) if value else sample_text(state)
+        return [other] if other is not None else []
+
+
+def main_paths(flow: Flow, limit: int = MAX_MAIN_PATHS) -> list[tuple[Answer, ...]]:
+    """The main paths checked for `flow` (see the module docstring for how they are chosen)."""
+    walker = _Walker(flow)
+    every = list(walker.paths(flow.start, {}, 100_000))
+    chosen = every
+    if len(every) > limit:
+        step = len(every) / limit
+        chosen = [every[int(i * step)] for i in range(limit)]
+    covered = {(a.state, a.value) for path in chosen for a in path}
+    for state in flow.states.values():
+        if state.name not in flow.main_states:
+            continue
+        for option in state.options:
+            if (state.name, option) in covered:
+                continue
+            through = next((p for p in every if any(a.state == state.name for a in p)), None)
+            if through is None:
+                continue
+            fixed = {a.slot: a.value for a in through} | {state.slot: option}
+            path = walker.answer_again(flow.start, {}, fixed)
+            if path is not None:
+                chosen.append(path)
+                covered |= {(a.state, a.value) for a in path}
+    return chosen
+
+
+def routes(flow: Flow) -> set[tuple[str, ...]]:
+    """Every distinct sequence of questions from the start to the first draft."""
+    walker = _Walker(flow)
+    return {tuple(a.state for a in path) for path in walker.paths(flow.start, {}, 100_000)}
+
+
+def every_path(flow: Flow, limit: int = MAX_MAIN_PATHS) -> Iterator[FlowPath]:
+    """The main paths checked, each followed by every refinement its draft offers."""
+    walker = _Walker(flow)
+    for main in main_paths(flow, limit):
+        yield FlowPath(main)
+        given = {a.slot: a.value for a in main}
+        for refinement in offered_refinements(flow, given):
+            seen: set[tuple[Answer, ...]] = set()
+            for refined in walker.paths(refinement.start, given, limit):
+                # Questions passed through (answered on the main path) are not asked again.
+                own = tuple(a for i, a in enumerate(refined) if i == 0 or a.slot not in given)
+                if own and own not in seen:
+                    seen.add(own)
+                    yield FlowPath(main, refinement.id, own)
+
+
+Draft = tuple[tuple[str, ...], tuple[str, ...]]
+
+
+def draft_of(flow: Flow, phrases: FlowPhrases, answers: Mapping[str, str]) -> Draft:
+    """The messages and the advice (with legal notes) a draft shows for these answers."""
+    result = compose_result(phrases, draft_answers(flow, answers), 0)
+    advice = tuple(item.text for item in (*result.advice, *result.legal))
+    return tuple(message.text for message in result.messages), advice
+
+
+def _appears(value: str, messages: tuple[str, ...]) -> bool:
+    text = "\n".join(messages).casefold()
+    words = _WORD.findall(value)
+    if value.casefold() in text:
+        return True
+    return any(re.search(rf"\b{re.escape(w.casefold())}\b", text) for w in words)
+
+
+def check_flow(catalog: Catalog, flow_id: str, limit: int = MAX_MAIN_PATHS) -> FlowReach:
+    """Interactions to the first draft, dead questions and typed answers left out, for a flow."""
+    flow = catalog.flows[flow_id]
+    phrases = catalog.phrases[catalog.default_lang][flow_id]
+    walker = _Walker(flow)
+    taps = menu_taps(catalog)
+    interactions = tuple(sorted(taps + len(route) for route in routes(flow)))
+    dead: dict[str, list[FlowPath]] = {}
+    left_out: dict[str, list[FlowPath]] = {}
+    checked = 0
+    for path in every_path(flow, limit):
+        checked += 1
+        answers = path.answers()
+        base = draft_of(flow, phrases, answers)
+        own = path.refined if path.refinement else path.main
+        start = flow.refinements[path.refinement].start if path.refinement else flow.start
+        before = {a.slot: a.value for a in path.main} if path.refinement else {}
+        for answer in own:
+            state = flow.states[answer.state]
+            if state.ask == "text" and answer.value and not _appears(answer.value, base[0]):
+                left_out.setdefault(state.name, []).append(path)
+            if not any(
+                draft_of(flow, phrases, changed) != base
+                for other in walker.alternatives(state, answer.value)
+                if (changed := walker.changed(start, before, own, answer.slot, other)) is not None
+            ):
+                dead.setdefault(state.name, []).append(path)
+    problems = [
+        Problem(
+            flow.path,
+            flow.states[name].line,
+            f"dead question '{name}': another answer changes neither the message nor the "
+            f"advice on {len(paths)} path(s), e.g. {paths[0].describe()}",
+        )
+        for name, paths in dead.items()
+    ]
+    problems += [
+        Problem(
+            flow.path,
+            flow.states[name].line,
+            f"typed answer '{flow.states[name].slot}' does not appear in the message on "
+            f"{len(paths)} path(s), e.g. {paths[0].describe()}",
+        )
+        for name, paths in left_out.items()
+    ]
+    return FlowReach(flow_id, interactions, checked, tuple(sorted(problems)), tuple(sorted(dead)))
+
+
+def check_catalog(catalog: Catalog) -> list[FlowReach]:
+    """`check_flow` for every flow, in menu order."""
+    return [check_flow(catalog, flow.id) for flow in catalog.ordered_flows()]
+
+
+def report_lines(reaches: list[FlowReach]) -> list[str]:
+    """One line per situation for `doorajar check`."""
+    lines = []
+    for reach in reaches:
+        low, middle, high = reach.figures()
+        lines.append(
+            f"  {reach.flow}: interactions to first draft {low}/{middle:g}/{high} "
+            f"(min/median/max), dead questions {len(reach.dead)}, "
+            f"{reach.paths_checked} paths checked"
+        )
+    return lines
