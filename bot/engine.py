@@ -167,7 +167,9 @@ def _draft(flow: Flow, answers: Mapping[str, str]) -> tuple[dict[str, str], list
     for _ in range(len(flow.refinements) + 1):
         view = dict(base)
         for refinement in offered:
-            follow(flow, refinement.start, answers, view)
+            # One that starts on the main path walks the main route again: nothing new.
+            if refinement.start not in flow.main_states:
+                follow(flow, refinement.start, answers, view)
         settled = [r for r in flow.refinements.values() if _offered(flow, r, view, route)]
         if settled == offered:
             break

@@ -35,8 +35,10 @@ uses "Dr Paul Meyer").
 
 from __future__ import annotations
 
+import itertools
+import random
 import re
-import statistics
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
@@ -46,7 +48,7 @@ from bot.content.catalog import Catalog, Flow, FlowPhrases, State
 from bot.content.report import Problem
 from bot.engine import draft_answers, fire, offered_refinements, trigger_for
 
-MAX_MAIN_PATHS = 150
+MAX_MAIN_PATHS = 60
 ALTERNATE_TEXTS = ("Marlowe Fenwick", "61,250 a year", "Wednesday 9 October", "Quill", "7")
 """Another typed text, tried in turn until one fits the question's rules."""
 _WORD = re.compile(r"[^\W\d_]{3,}")
@@ -88,15 +90,25 @@ class FlowReach:
     """What the paths of one flow show."""
 
     flow: str
-    interactions: tuple[int, ...]
+    interactions: Mapping[int, int]
+    """Interactions to the first draft -> how many ways of answering take that many."""
     paths_checked: int
     problems: tuple[Problem, ...]
     dead: tuple[str, ...]
 
     def figures(self) -> tuple[int, float, int]:
-        """Interactions to the first draft: min, median, max over the distinct routes."""
-        counts = self.interactions or (0,)
-        return min(counts), statistics.median(counts), max(counts)
+        """Interactions to the first draft: min, median and max over every path."""
+        counts = sorted(self.interactions.items()) or [(0, 1)]
+        total = sum(ways for _, ways in counts)
+        middle = []
+        for position in sorted({(total - 1) // 2, total // 2}):
+            seen = 0
+            for value, ways in counts:
+                seen += ways
+                if position < seen:
+                    middle.append(value)
+                    break
+        return counts[0][0], sum(middle) / len(middle), counts[-1][0]
 
 
 def menu_taps(catalog: Catalog) -> int:
@@ -138,42 +150,46 @@ class _Walker:
     def first_value(self, state: State) -> str:
         return state.options[0] if state.ask == "choice" else sample_text(state)
 
-    def values(self, state: State, view: Mapping[str, str]) -> list[str]:
-        """The answers worth a path of their own at `state`."""
+    def values(self, state: State, view: Mapping[str, str], grouped: bool) -> list[tuple[str, int]]:
+        """The answers worth a path of their own at `state`, each with how many ways of
+        answering it stands for. Grouped: options leading to the same next question, whose
+        answer nothing later reads, make one; an optional text answered or skipped is one way
+        each. Not grouped: every option, and a typed answer (skipped too where a branch reads
+        it)."""
         if state.ask == "text":
             if state.optional and state.slot in self.read_later:
-                return [sample_text(state), ""]
-            return [sample_text(state)]
-        if state.slot in self.read_later:
-            return list(state.options)
-        seen: dict[str, str] = {}
+                return [(sample_text(state), 1), ("", 1)]
+            return [(sample_text(state), 2 if state.optional and grouped else 1)]
+        if not grouped or state.slot in self.read_later:
+            return [(option, 1) for option in state.options]
+        seen: dict[str, tuple[str, int]] = {}
         for option in state.options:
             target = fire(self.flow, state, option, {**view, state.slot: option})
-            seen.setdefault(target, option)
+            first, count = seen.get(target, (option, 0))
+            seen[target] = (first, count + 1)
         return list(seen.values())
 
     def paths(
-        self, start: str, base: Mapping[str, str], limit: int
-    ) -> Iterator[tuple[Answer, ...]]:
-        """Depth first from `start` to an end state. Questions after `start` answered in
-        `base` keep that answer, as the engine passes them through in a refinement."""
-        stack: list[tuple[str, tuple[Answer, ...], dict[str, str]]] = [
-            (start, (), {**self.flow.defaults, **base})
+        self, start: str, base: Mapping[str, str], grouped: bool = False
+    ) -> Iterator[tuple[tuple[Answer, ...], int]]:
+        """Depth first from `start` to an end state: each path and how many ways of answering
+        it stands for. Questions after `start` answered in `base` keep that answer, as the
+        engine passes them through in a refinement."""
+        stack: list[tuple[str, tuple[Answer, ...], dict[str, str], int]] = [
+            (start, (), {**self.flow.defaults, **base}, 1)
         ]
-        produced = 0
-        while stack and produced < limit:
-            name, done, view = stack.pop()
+        while stack:
+            name, done, view, ways = stack.pop()
             state = self.flow.states[name]
             if state.end:
-                produced += 1
-                yield done
+                yield done, ways
                 continue
             if len(done) > len(self.flow.states):
                 continue  # a loop: no path through it ends
-            values = self.values(state, view)
+            values = self.values(state, view, grouped)
             if done and state.slot in base:
-                values = [base[state.slot]]
-            for value in reversed(values):
+                values = [(base[state.slot], 1)]
+            for value, count in reversed(values):
                 trigger = trigger_for(state, value)
                 if trigger is None:
                     continue
@@ -181,7 +197,27 @@ class _Walker:
                 target = fire(self.flow, state, trigger, nxt)
                 if target != name:
                     answer = Answer(name, state.slot, value, state.ask == "text")
-                    stack.append((target, (*done, answer), nxt))
+                    stack.append((target, (*done, answer), nxt, ways * count))
+
+    def sampled(self, start: str, count: int) -> Iterator[tuple[Answer, ...]]:
+        """`count` walks from `start`, each option taken at random (seeded by the flow id)."""
+        rng = random.Random(f"reach:{self.flow.id}")
+        for _ in range(count):
+            view = dict(self.flow.defaults)
+            answers: list[Answer] = []
+            name = start
+            for _ in range(len(self.flow.states)):
+                state = self.flow.states[name]
+                if state.end:
+                    yield tuple(answers)
+                    break
+                value = rng.choice([v for v, _ in self.values(state, view, grouped=False)])
+                trigger = trigger_for(state, value)
+                if trigger is None:
+                    break
+                view[state.slot] = value
+                answers.append(Answer(name, state.slot, value, state.ask == "text"))
+                name = fire(self.flow, state, trigger, view)
 
     def answer_again(
         self, start: str, base: Mapping[str, str], fixed: Mapping[str, str]
@@ -234,11 +270,10 @@ class _Walker:
 def main_paths(flow: Flow, limit: int = MAX_MAIN_PATHS) -> list[tuple[Answer, ...]]:
     """The main paths checked for `flow` (see the module docstring for how they are chosen)."""
     walker = _Walker(flow)
-    every = list(walker.paths(flow.start, {}, 100_000))
-    chosen = every
+    every = list(itertools.islice(walker.paths(flow.start, {}), limit + 1))
+    chosen = [path for path, _ in every]
     if len(every) > limit:
-        step = len(every) / limit
-        chosen = [every[int(i * step)] for i in range(limit)]
+        chosen = list(dict.fromkeys(walker.sampled(flow.start, limit)))
     covered = {(a.state, a.value) for path in chosen for a in path}
     for state in flow.states.values():
         if state.name not in flow.main_states:
@@ -246,7 +281,7 @@ def main_paths(flow: Flow, limit: int = MAX_MAIN_PATHS) -> list[tuple[Answer, ..
         for option in state.options:
             if (state.name, option) in covered:
                 continue
-            through = next((p for p in every if any(a.state == state.name for a in p)), None)
+            through = next((p for p in chosen if any(a.state == state.name for a in p)), None)
             if through is None:
                 continue
             fixed = {a.slot: a.value for a in through} | {state.slot: option}
@@ -257,10 +292,12 @@ def main_paths(flow: Flow, limit: int = MAX_MAIN_PATHS) -> list[tuple[Answer, ..
     return chosen
 
 
-def routes(flow: Flow) -> set[tuple[str, ...]]:
-    """Every distinct sequence of questions from the start to the first draft."""
-    walker = _Walker(flow)
-    return {tuple(a.state for a in path) for path in walker.paths(flow.start, {}, 100_000)}
+def interactions(flow: Flow, menu: int) -> Counter[int]:
+    """Interactions to the first draft -> how many ways of answering take that many."""
+    found: Counter[int] = Counter()
+    for path, ways in _Walker(flow).paths(flow.start, {}, grouped=True):
+        found[menu + len(path)] += ways
+    return found
 
 
 def every_path(flow: Flow, limit: int = MAX_MAIN_PATHS) -> Iterator[FlowPath]:
@@ -270,8 +307,11 @@ def every_path(flow: Flow, limit: int = MAX_MAIN_PATHS) -> Iterator[FlowPath]:
         yield FlowPath(main)
         given = {a.slot: a.value for a in main}
         for refinement in offered_refinements(flow, given):
+            if refinement.start in flow.main_states:
+                continue  # it asks main-path questions again: checked on the main paths
             seen: set[tuple[Answer, ...]] = set()
-            for refined in walker.paths(refinement.start, given, limit):
+            refined_paths = walker.paths(refinement.start, given)
+            for refined, _ in itertools.islice(refined_paths, limit):
                 # Questions passed through (answered on the main path) are not asked again.
                 own = tuple(a for i, a in enumerate(refined) if i == 0 or a.slot not in given)
                 if own and own not in seen:
@@ -302,8 +342,6 @@ def check_flow(catalog: Catalog, flow_id: str, limit: int = MAX_MAIN_PATHS) -> F
     flow = catalog.flows[flow_id]
     phrases = catalog.phrases[catalog.default_lang][flow_id]
     walker = _Walker(flow)
-    taps = menu_taps(catalog)
-    interactions = tuple(sorted(taps + len(route) for route in routes(flow)))
     dead: dict[str, list[FlowPath]] = {}
     left_out: dict[str, list[FlowPath]] = {}
     checked = 0
@@ -342,7 +380,13 @@ def check_flow(catalog: Catalog, flow_id: str, limit: int = MAX_MAIN_PATHS) -> F
         )
         for name, paths in left_out.items()
     ]
-    return FlowReach(flow_id, interactions, checked, tuple(sorted(problems)), tuple(sorted(dead)))
+    return FlowReach(
+        flow_id,
+        interactions(flow, menu_taps(catalog)),
+        checked,
+        tuple(sorted(problems)),
+        tuple(sorted(dead)),
+    )
 
 
 def check_catalog(catalog: Catalog) -> list[FlowReach]:
