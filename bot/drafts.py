@@ -83,7 +83,8 @@ def check_message(
         problems.append(f"a {message.kind} message should not have a subject")
     for slot, (switch, yes) in OPT_IN.items():
         value = answers.get(slot, "")
-        if value and answers.get(switch) != yes and value in message.text:
+        # No switch answered: the value was asked by a refinement, which is the opt-in.
+        if value and answers.get(switch, yes) != yes and value in message.text:
             problems.append(f"'{slot}' appears although the user chose not to mention it")
     if answers.get("mention_figure") != "with_figure" and MONEY_RE.search(own_words):
         problems.append("a salary figure appears although the user did not opt in")

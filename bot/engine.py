@@ -431,11 +431,17 @@ class Engine:
 
     def _text(self, conv: Conversation, flow: Flow, state: State, raw: str) -> Outcome:
         common = self._common(conv)
+        text = clean_text(raw)
         if state.end:
+            # A refinement typed by its label or id, for people who type (the console).
+            labels = self._phrases(conv).refinements
+            for refinement in flow.refinements.values():
+                named = (refinement.id, labels.get(refinement.id, refinement.id).casefold())
+                if text.casefold() in named:
+                    return self._refine(conv, flow, refinement.id)
             return Outcome(
                 conv, (Notice(common["stale_button"]), self._result_reply(conv, flow)), False
             )
-        text = clean_text(raw)
         if state.ask == "choice":
             question = self._phrases(conv).questions[state.name]
             for option, label in question.options.items():

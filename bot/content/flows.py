@@ -172,8 +172,8 @@ def _check_graph(flow: Flow, report: Report) -> None:
                 changed = True
     for name, state in flow.states.items():
         if name not in reached:
-            roots = "', '".join([flow.start, *(r.start for r in flow.refinements.values())])
-            report.add(state.line, f"state '{name}' cannot be reached from '{roots}'")
+            also = " or a refinement" if flow.refinements else ""
+            report.add(state.line, f"state '{name}' cannot be reached from '{flow.start}'{also}")
         elif name not in can_end and ends:
             report.add(state.line, f"state '{name}' cannot reach an end state")
 
