@@ -29,8 +29,8 @@ typed text) and answering the rest of the way again changes neither the messages
 advice. Only the answers given on a path's own part are tested: main-path answers on the first
 draft, a refinement's answers on its revised draft (a refinement that leaves out an earlier
 answer is the person choosing a version without it). A typed answer given on a path must also
-appear in a message of that draft (any word of three letters or more of it, so "Dear Dr Meyer"
-uses "Dr Paul Meyer").
+appear in a message of that draft: as typed, or at least half of its words of three letters or
+more (so "Dear Dr Meyer" uses "Dr Paul Meyer", and "Hi Jordan," uses "Jordan Lee").
 """
 
 from __future__ import annotations
@@ -52,6 +52,11 @@ MAX_MAIN_PATHS = 60
 ALTERNATE_TEXTS = ("Marlowe Fenwick", "61,250 a year", "Wednesday 9 October", "Quill", "7")
 """Another typed text, tried in turn until one fits the question's rules."""
 _WORD = re.compile(r"[^\W\d_]{3,}")
+_COMMON_WORDS = frozenset(
+    {"the", "and", "for", "with", "that", "this", "from", "into", "your", "our", "you"}
+    | {"are", "was", "its", "not", "but", "all"}
+)
+"""Words too common to show that a typed answer was used."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -330,11 +335,14 @@ def draft_of(flow: Flow, phrases: FlowPhrases, answers: Mapping[str, str]) -> Dr
 
 
 def _appears(value: str, messages: tuple[str, ...]) -> bool:
+    """Whether a typed answer shows in the messages: as typed, or at least half of its words
+    (a careful writer keeps "Meyer" of "Dr Paul Meyer", "Jordan" of "Jordan Lee")."""
     text = "\n".join(messages).casefold()
-    words = _WORD.findall(value)
     if value.casefold() in text:
         return True
-    return any(re.search(rf"\b{re.escape(w.casefold())}\b", text) for w in words)
+    words = [w.casefold() for w in _WORD.findall(value) if w.casefold() not in _COMMON_WORDS]
+    found = sum(1 for w in words if re.search(rf"\b{re.escape(w)}\b", text))
+    return bool(words) and 2 * found >= len(words)
 
 
 def check_flow(catalog: Catalog, flow_id: str, limit: int = MAX_MAIN_PATHS) -> FlowReach:
