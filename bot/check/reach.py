@@ -2,27 +2,29 @@
 the draft never uses.
 
 A *path* is the answers given from the flow's start to its first draft (the main path), or
-those plus the answers given in one refinement opened from that draft. Paths are enumerated
-with sample answers: every option of a choice question is taken where it matters, typed
-questions get a sample text (`bot.check.stories.sample_text`), optional ones are also skipped
-where a branch tests whether they were filled.
+those plus the answers given in one refinement opened from that draft. Typed questions get a
+sample text (`bot.check.stories.sample_text`); an optional one is also skipped where a branch
+tests whether it was filled.
 
-What is enumerated, so that `doorajar check` stays fast:
+What is enumerated for the dead-question check, so that `doorajar check` stays fast (about
+1 s of CPU for the 14 flows):
 
-* Options that lead to the same next question, and whose answer no later branch and no
-  refinement's `when` reads, make one path (the first such option stands for the others).
-* Every option of every question is still taken on at least one path: an option not covered
-  above gets a path of its own (the first path through its question, with that option, the
-  rest of the way answered again with the first options).
-* If a flow still has more than `MAX_MAIN_PATHS` main paths, an evenly spaced deterministic
-  sample of them is checked (plus the covering paths); the interactions figure always counts
-  every distinct route.
-* Each refinement is opened once from the draft of each main path checked (not combined with
-  other refinements).
+* Every combination of options on the main path, while a flow has at most `MAX_MAIN_PATHS`.
+* Past that, `MAX_MAIN_PATHS` random walks seeded by the flow id (the same paths every run),
+  plus, for every option no walk took, a path of its own: the first walk through its
+  question, with that option, the rest of the way answered again with the first options.
+* Each refinement, with every combination of its own options, opened from the drafts of
+  `REFINED_FROM` main paths that offer it: first those that between them give every answer
+  any such main path gives (every channel, every reason, ...), then evenly spaced others.
+  One refinement at a time, never combined. A refinement that starts on the main path (such
+  as `channel`) asks main-path questions again: those are checked on the main paths.
 
 Interactions to the first draft = menu taps (2: group and situation, 1 when the menu has one
 group) + answers given on the main path (a skip or a "keep my name" tap counts as one).
-Counted once per distinct route (sequence of questions), min / median / max.
+Min / median / max over every way of answering the main path (every combination of options,
+each optional text answered or skipped), counted without enumerating them one by one: options
+that lead to the same next question, and whose answer no later branch and no refinement's
+`when` reads, are counted together.
 
 A question is *dead* on a path when changing its answer (every other option in turn; another
 typed text) and answering the rest of the way again changes neither the messages nor the
@@ -49,6 +51,9 @@ from bot.content.report import Problem
 from bot.engine import draft_answers, fire, offered_refinements, trigger_for
 
 MAX_MAIN_PATHS = 60
+REFINED_FROM = 12
+"""Each refinement is opened from this many main paths' drafts (more when needed to cover
+every answer given on the main paths that offer it)."""
 ALTERNATE_TEXTS = ("Marlowe Fenwick", "61,250 a year", "Wednesday 9 October", "Quill", "7")
 """Another typed text, tried in turn until one fits the question's rules."""
 _WORD = re.compile(r"[^\W\d_]{3,}")
@@ -305,21 +310,44 @@ def interactions(flow: Flow, menu: int) -> Counter[int]:
     return found
 
 
+def _covering(paths: list[tuple[Answer, ...]], cap: int) -> list[tuple[Answer, ...]]:
+    """Paths that between them give every answer the list gives, then more up to `cap`."""
+    chosen: list[tuple[Answer, ...]] = []
+    covered: set[tuple[str, str]] = set()
+    for path in paths:
+        new = {(a.slot, a.value) for a in path} - covered
+        if new:
+            chosen.append(path)
+            covered |= new
+    rest = [path for path in paths if path not in chosen]
+    room = max(0, cap - len(chosen))
+    if rest and room:
+        step = max(1, len(rest) // room)
+        chosen += rest[::step][:room]
+    return chosen
+
+
 def every_path(flow: Flow, limit: int = MAX_MAIN_PATHS) -> Iterator[FlowPath]:
-    """The main paths checked, each followed by every refinement its draft offers."""
+    """The main paths checked, then each refinement opened from the drafts of some of them
+    (see the module docstring)."""
     walker = _Walker(flow)
-    for main in main_paths(flow, limit):
-        yield FlowPath(main)
-        given = {a.slot: a.value for a in main}
-        for refinement in offered_refinements(flow, given):
-            if refinement.start in flow.main_states:
-                continue  # it asks main-path questions again: checked on the main paths
+    mains = main_paths(flow, limit)
+    yield from (FlowPath(main) for main in mains)
+    for refinement in flow.refinements.values():
+        if refinement.start in flow.main_states:
+            continue  # it asks main-path questions again: checked on the main paths
+        offering = [
+            main
+            for main in mains
+            if refinement in offered_refinements(flow, {a.slot: a.value for a in main})
+        ]
+        for main in _covering(offering, REFINED_FROM):
+            given = {a.slot: a.value for a in main}
             seen: set[tuple[Answer, ...]] = set()
-            refined_paths = walker.paths(refinement.start, given)
-            for refined, _ in itertools.islice(refined_paths, limit):
+            for refined, _ in itertools.islice(walker.paths(refinement.start, given), limit):
                 # Questions passed through (answered on the main path) are not asked again.
                 own = tuple(a for i, a in enumerate(refined) if i == 0 or a.slot not in given)
-                if own and own not in seen:
+                if own not in seen:
                     seen.add(own)
                     yield FlowPath(main, refinement.id, own)
 

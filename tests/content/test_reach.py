@@ -182,7 +182,7 @@ def test_engine_and_reach_agree_on_the_draft(catalog: Catalog) -> None:
 
     flow = catalog.flows["decline_offer"]
     checked = 0
-    for path in list(every_path(flow))[::37]:
+    for path in list(every_path(flow))[::23]:
         run = StoryRun(Engine(catalog))
         run.send(Start("decline_offer"))
         for answer in path.main:
