@@ -48,9 +48,12 @@ def test_salary_figure_needs_the_users_consent() -> None:
 
 def test_other_employer_named_only_when_chosen() -> None:
     body = GOOD.replace("decline it.", "decline it and join Bluebird.")
-    assert check_message(email(body), {"other_company": "Bluebird"}, WORDS, {"other_company"})
+    declined = {"other_company": "Bluebird", "name_other": "keep_private"}
+    assert check_message(email(body), declined, WORDS, {"other_company"})
     chosen = {"other_company": "Bluebird", "name_other": "name_it"}
     assert check_message(email(body), chosen, WORDS, {"other_company"}) == []
+    # Asked by a refinement ("Name the company I'm joining"), which is itself the opt-in.
+    assert check_message(email(body), {"other_company": "Bluebird"}, WORDS, {"other_company"}) == []
 
 
 def test_unkind_words_are_caught() -> None:
