@@ -122,8 +122,11 @@ class FlowReach:
 
 
 def menu_taps(catalog: Catalog) -> int:
-    """Taps from /start to a situation's first question."""
-    return 2 if len(catalog.groups()) > 1 else 1
+    """Taps from /start to a situation's first question: a group, then the situation, or the
+    situation alone when the menu has one group. The groups labelled in `_common.yaml` count
+    too, so that checking one flow file counts the menu the whole project shows."""
+    labelled = catalog.common[catalog.default_lang].groups if catalog.common else {}
+    return 2 if len(set(catalog.groups()) | set(labelled)) > 1 else 1
 
 
 def _read_later(flow: Flow) -> frozenset[str]:

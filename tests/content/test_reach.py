@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import shutil
+import re
 from pathlib import Path
 
 from bot.check.reach import check_flow, every_path, menu_taps
@@ -69,7 +69,9 @@ result:
 def tiny_catalog(root: Path) -> Catalog:
     (root / "flows").mkdir()
     (root / "phrases/en").mkdir(parents=True)
-    shutil.copy(default_content_root() / "phrases/en/_common.yaml", root / "phrases/en")
+    common = (default_content_root() / "phrases/en/_common.yaml").read_text()
+    one_group = re.sub(r"\ngroups:\n(  .*\n)+", "\ngroups:\n  offers: Offers\n", common)
+    (root / "phrases/en/_common.yaml").write_text(one_group)
     (root / "flows/tiny.yaml").write_text(TINY_FLOW)
     (root / "phrases/en/tiny.yaml").write_text(TINY_PHRASES)
     return load_catalog([root])
@@ -82,6 +84,12 @@ def test_interactions_count_menu_taps_and_main_path_answers(tmp_path: Path) -> N
     # kind=short: 1 + 1; kind=long: 1 + 2, typed or skipped (two ways); the refinement adds none
     assert dict(reach.interactions) == {2: 1, 3: 2}
     assert reach.figures() == (2, 3, 3)
+
+
+def test_checking_one_flow_file_counts_the_whole_menu(catalog: Catalog) -> None:
+    alone = load_catalog([default_content_root() / FLOW])
+    assert list(alone.flows) == ["decline_offer"] and len(alone.groups()) == 1
+    assert menu_taps(alone) == menu_taps(catalog) == 2
 
 
 def test_weighted_median_between_two_values() -> None:
