@@ -51,6 +51,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(problem, file=sys.stderr)
     elapsed = (time.perf_counter() - started) * 1000
     if summary.problems:
+        print("\n".join(summary.reach))
         print(f"{len(summary.problems)} problem(s) ({elapsed:.0f} ms)", file=sys.stderr)
         return 1
     states = sum(len(flow.states) for flow in catalog.flows.values())
@@ -67,6 +68,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         f"{'' if summary.copy_checked else ', copy check: no seed/guide beside the content'}"
         f" ({elapsed:.0f} ms)"
     )
+    print("\n".join(summary.reach))
     return 0
 
 

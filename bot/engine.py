@@ -5,6 +5,16 @@ messages, the store keeps conversations. Each flow has one `transitions.Machine`
 time, and it alone says where a trigger leads: each step takes the stored state name, looks up
 the machine's transitions for that trigger from that state and follows the first whose
 conditions hold, as firing the trigger would. Nothing per user lives in memory between updates.
+
+Draft first, refine after: the main path (from the flow's `start`) asks what the first draft
+needs; the draft shows the flow's refinements as buttons. A refinement asks from its `start`
+until the end state and shows the revised draft. While it asks, its answers are kept apart
+(under `PENDING` + slot) so that Back from its first question returns to the draft unchanged;
+reaching the end state commits them. The history holds the main path, the end state, then the
+questions of the refinement under way (at most one), so "in a refinement" is "the history holds
+an end state". Compose, advice, branches and button conditions see `draft_answers`: the flow's
+defaults, overlaid by the answers still in force (those on the current main route and on the
+routes of the refinements offered), so an answer left behind by a changed route changes nothing.
 """
 
 from __future__ import annotations
@@ -12,10 +22,20 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from bot.compose import compose_result, wording_count
-from bot.content.catalog import KEEP, SKIP, Catalog, CommonPhrases, Flow, FlowPhrases, State
+from bot.content.catalog import (
+    KEEP,
+    SKIP,
+    Catalog,
+    CommonPhrases,
+    Flow,
+    FlowPhrases,
+    Refinement,
+    State,
+)
 from bot.conversation import Conversation
 from bot.drafts import check_result
 from bot.events import (
@@ -24,8 +44,8 @@ from bot.events import (
     Choose,
     Event,
     OpenGroup,
+    Refine,
     Restart,
-    Revise,
     Start,
     Text,
     encode,
@@ -37,7 +57,8 @@ from bot.replies import Button, MenuReply, Notice, QuestionReply, Reply, ResultR
 _KEPT_FORMAT = {"\u200c", "\u200d"}
 _SPACES = re.compile(r"\s+")
 LABEL_VALUE_LIMIT = 32
-REVISABLE_SLOTS = ("tone", "channel")
+PENDING = "~"
+"""Prefix of an answer given inside a refinement not yet finished (slot ids never start so)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +87,125 @@ def fill_common(template: str, **values: str | int) -> str:
 
 def _short(value: str) -> str:
     return value if len(value) <= LABEL_VALUE_LIMIT else value[: LABEL_VALUE_LIMIT - 1] + "…"
+
+
+def fire(flow: Flow, state: State, trigger: str, answers: Mapping[str, str]) -> str:
+    """The state `trigger` leads to from `state`, read from the flow's machine.
+
+    This is what `machine.events[trigger].trigger(model, answers)` does for a model in
+    `state`: the first transition whose conditions all hold wins, and none leaves the
+    state as it is. The machine has no callbacks (the loader adds none), so following
+    its table directly is the same, and skips the ~9 us of event data, callback and
+    model bookkeeping a fired trigger costs (`tests/core/test_engine.py` checks they agree).
+    """
+    for transition in flow.machine.events[trigger].transitions.get(state.name, ()):
+        if all(cond.func(answers) == cond.target for cond in transition.conditions):
+            return str(transition.dest)
+    return state.name
+
+
+def trigger_for(state: State, value: str) -> str | None:
+    """The machine trigger an answer stands for, or None when the state cannot take it."""
+    if state.ask == "choice":
+        return value if value in state.options else None
+    if value:
+        return "text"
+    return SKIP if state.optional else None
+
+
+def follow(
+    flow: Flow,
+    start: str,
+    answers: Mapping[str, str],
+    view: dict[str, str],
+    *,
+    use_defaults: bool = True,
+) -> tuple[tuple[str, ...], str]:
+    """Pass through answered questions from `start`, putting each answer in force into `view`.
+
+    With `use_defaults`, an unanswered question with a default goes on with the default.
+    Returns the questions passed and where it stopped: an end state, or the first question
+    that has no answer it can take.
+    """
+    passed: list[str] = []
+    name = start
+    for _ in range(len(flow.states)):
+        state = flow.states[name]
+        if state.end:
+            break
+        value = answers.get(state.slot)
+        if value is None and use_defaults:
+            value = flow.defaults.get(state.slot)
+        trigger = None if value is None else trigger_for(state, value)
+        if value is None or trigger is None:
+            break
+        view[state.slot] = value
+        passed.append(name)
+        target = fire(flow, state, trigger, view)
+        if target == name:
+            break
+        name = target
+    return tuple(passed), name
+
+
+def _offered(flow: Flow, refinement: Refinement, view: Mapping[str, str], route: set[str]) -> bool:
+    # A refinement that starts at a main-path question (such as the channel) is offered only
+    # when that question was on the way to this draft.
+    if refinement.start in flow.main_states and refinement.start not in route:
+        return False
+    return refinement.when.holds(view)
+
+
+def _draft(flow: Flow, answers: Mapping[str, str]) -> tuple[dict[str, str], list[Refinement]]:
+    view = dict(flow.defaults)
+    passed, _ = follow(flow, flow.start, answers, view)
+    route = set(passed)
+    base = dict(view)
+    offered = [r for r in flow.refinements.values() if _offered(flow, r, base, route)]
+    # A refinement's answers may offer or withdraw another; settle (bounded, as conditions
+    # could in principle flip each other for ever).
+    for _ in range(len(flow.refinements) + 1):
+        view = dict(base)
+        for refinement in offered:
+            # One that starts on the main path walks the main route again: nothing new.
+            if refinement.start not in flow.main_states:
+                follow(flow, refinement.start, answers, view)
+        settled = [r for r in flow.refinements.values() if _offered(flow, r, view, route)]
+        if settled == offered:
+            break
+        offered = settled
+    return view, offered
+
+
+def draft_answers(flow: Flow, answers: Mapping[str, str]) -> dict[str, str]:
+    """What compose, advice and conditions see for a draft: the flow's defaults, overlaid by the
+    answers in force (on the main route and on the routes of the refinements offered)."""
+    return _draft(flow, answers)[0]
+
+
+def offered_refinements(flow: Flow, answers: Mapping[str, str]) -> list[Refinement]:
+    """The refinements the draft for these answers shows as buttons, in the flow's order."""
+    return _draft(flow, answers)[1]
+
+
+def _end_index(flow: Flow, history: tuple[str, ...]) -> int:
+    """Where the first draft stands in the history (its length when not reached yet): the
+    main path before it, the refinement under way after it."""
+    for index, name in enumerate(history):
+        state = flow.states.get(name)
+        if state is not None and state.end:
+            return index
+    return len(history)
+
+
+def committed(answers: Mapping[str, str]) -> dict[str, str]:
+    """The answers without those of a refinement under way."""
+    return {k: v for k, v in answers.items() if not k.startswith(PENDING)}
+
+
+def pending(answers: Mapping[str, str]) -> dict[str, str]:
+    """The answers given in the refinement under way, by slot."""
+    return {k[len(PENDING) :]: v for k, v in answers.items() if k.startswith(PENDING)}
 
 
 class Engine:
@@ -113,8 +253,8 @@ class Engine:
                 return self._text(conv, flow, state, text)
             case Another() if state.end:
                 return self._result(replace(conv, wording=conv.wording + 1), changed=True)
-            case Revise(slot) if state.end:
-                return self._revise(conv, flow, slot)
+            case Refine(refinement) if state.end:
+                return self._refine(conv, flow, refinement)
         return self._stale(conv)
 
     def current(self, conv: Conversation) -> tuple[Reply, ...]:
@@ -211,7 +351,7 @@ class Engine:
         if state.end:
             return self._result_reply(conv, flow)
         base = self._plain_question(conv.lang, flow.id, state.name)
-        previous = conv.answers.get(state.slot)
+        previous = conv.answers.get(PENDING + state.slot, conv.answers.get(state.slot))
         if previous is None and state.remember:
             previous = conv.remembered.get(state.slot) or None
         if not previous:
@@ -280,7 +420,7 @@ class Engine:
         if option == SKIP and state.optional:
             return self._answer(conv, flow, state, "", SKIP)
         if option == KEEP and state.ask == "text":
-            previous = conv.answers.get(state.slot) or (
+            previous = conv.answers.get(PENDING + state.slot, conv.answers.get(state.slot)) or (
                 conv.remembered.get(state.slot, "") if state.remember else ""
             )
             if previous:
@@ -291,11 +431,17 @@ class Engine:
 
     def _text(self, conv: Conversation, flow: Flow, state: State, raw: str) -> Outcome:
         common = self._common(conv)
+        text = clean_text(raw)
         if state.end:
+            # A refinement typed by its label or id, for people who type (the console).
+            labels = self._phrases(conv).refinements
+            for refinement in flow.refinements.values():
+                named = (refinement.id, labels.get(refinement.id, refinement.id).casefold())
+                if text.casefold() in named:
+                    return self._refine(conv, flow, refinement.id)
             return Outcome(
                 conv, (Notice(common["tap_a_button"]), self._result_reply(conv, flow)), False
             )
-        text = clean_text(raw)
         if state.ask == "choice":
             question = self._phrases(conv).questions[state.name]
             for option, label in question.options.items():
@@ -323,48 +469,63 @@ class Engine:
             return invalid or common["required"]
         return None
 
-    def _fire(self, flow: Flow, state: State, trigger: str, answers: dict[str, str]) -> str:
-        """The state `trigger` leads to from `state`, read from the flow's machine.
-
-        This is what `machine.events[trigger].trigger(model, answers)` does for a model in
-        `state`: the first transition whose conditions all hold wins, and none leaves the
-        state as it is. The machine has no callbacks (the loader adds none), so following
-        its table directly is the same, and skips the ~9 us of event data, callback and
-        model bookkeeping a fired trigger costs (`tests/test_engine.py` checks they agree).
-        """
-        for transition in flow.machine.events[trigger].transitions.get(state.name, ()):
-            if all(cond.func(answers) == cond.target for cond in transition.conditions):
-                return str(transition.dest)
-        return state.name
-
     def _answer(
         self, conv: Conversation, flow: Flow, state: State, value: str, trigger: str
     ) -> Outcome:
-        answers = {**conv.answers, state.slot: value}
         remembered = conv.remembered
         if state.remember and value:
             remembered = {**remembered, state.slot: value}
-        target = self._fire(flow, state, trigger, answers)
         history = (*conv.history, state.name)
-        # While revising from the result, questions already answered are passed through.
-        while conv.revising and not flow.states[target].end:
-            nxt = flow.states[target]
-            if nxt.slot not in answers:
-                break
-            value = answers[nxt.slot]
-            trig = value if nxt.ask == "choice" else ("text" if value else SKIP)
-            if trig not in (*nxt.options, "text", SKIP) or (trig == SKIP and not nxt.optional):
-                break
-            history = (*history, nxt.name)
-            target = self._fire(flow, nxt, trig, answers)
-        moved = replace(
-            conv,
+        if _end_index(flow, conv.history) < len(conv.history):
+            return self._refine_answer(conv, flow, state, value, trigger, history, remembered)
+        answers = {**conv.answers, state.slot: value}
+        target = fire(flow, state, trigger, {**flow.defaults, **answers})
+        moved = replace(conv, state=target, answers=answers, history=history, remembered=remembered)
+        return Outcome(moved, (self._question(moved, flow),))
+
+    def _refine_answer(
+        self,
+        conv: Conversation,
+        flow: Flow,
+        state: State,
+        value: str,
+        trigger: str,
+        history: tuple[str, ...],
+        remembered: Mapping[str, str],
+    ) -> Outcome:
+        """An answer inside a refinement: kept apart until the end state commits it. Questions
+        already answered are passed through, so a refinement may start on the main path."""
+        answers = {**conv.answers, PENDING + state.slot: value}
+        given = {**committed(answers), **pending(answers)}
+        view = {**flow.defaults, **given}
+        target = fire(flow, state, trigger, view)
+        _, target = follow(flow, target, given, view, use_defaults=False)
+        moved = replace(conv, answers=answers, history=history, remembered=remembered)
+        if not flow.states[target].end:
+            moved = replace(moved, state=target)
+            return Outcome(moved, (self._question(moved, flow),))
+        # The revised draft: commit, and rebuild the main path for Back (the channel, say,
+        # may have changed the route); the refinement's own questions stay after the end.
+        answers = {**committed(answers), **pending(answers)}
+        end_at = _end_index(flow, history)
+        main, stop = follow(flow, flow.start, answers, {**flow.defaults}, use_defaults=False)
+        if not flow.states[stop].end:
+            main = history[:end_at]
+        revised = replace(
+            moved,
             state=target,
             answers=answers,
-            history=history,
-            remembered=remembered,
-            revising=conv.revising and not flow.states[target].end,
+            history=(*main, *history[end_at:]),
         )
+        return Outcome(revised, (self._result_reply(revised, flow),))
+
+    def _refine(self, conv: Conversation, flow: Flow, refinement_id: str) -> Outcome:
+        refinement = flow.refinements.get(refinement_id)
+        answers = committed(conv.answers)
+        if refinement is None or refinement not in offered_refinements(flow, answers):
+            return self._stale(conv)
+        main = conv.history[: _end_index(flow, conv.history)]
+        moved = replace(conv, state=refinement.start, history=(*main, conv.state), answers=answers)
         return Outcome(moved, (self._question(moved, flow),))
 
     def _back(self, conv: Conversation, flow: Flow) -> Outcome:
@@ -373,19 +534,14 @@ class Engine:
         previous = conv.history[-1]
         answers = dict(conv.answers)
         current = flow.states[conv.state]
-        if not current.end:
+        if _end_index(flow, conv.history) < len(conv.history):
+            if not current.end:
+                answers.pop(PENDING + current.slot, None)
+            if previous in flow.states and flow.states[previous].end:
+                answers = committed(answers)  # the refinement is abandoned: the draft as it was
+        elif not current.end:
             answers.pop(current.slot, None)
-        moved = replace(
-            conv, state=previous, history=conv.history[:-1], answers=answers, revising=False
-        )
-        return Outcome(moved, (self._question(moved, flow),))
-
-    def _revise(self, conv: Conversation, flow: Flow, slot: str) -> Outcome:
-        target = flow.slot_state(slot)
-        if target is None or target.name not in conv.history:
-            return self._stale(conv)
-        index = conv.history.index(target.name)
-        moved = replace(conv, state=target.name, history=conv.history[:index], revising=True)
+        moved = replace(conv, state=previous, history=conv.history[:-1], answers=answers)
         return Outcome(moved, (self._question(moved, flow),))
 
     # -- result -----------------------------------------------------------------------------
@@ -398,15 +554,12 @@ class Engine:
     def _result_reply(self, conv: Conversation, flow: Flow) -> ResultReply:
         common = self._common(conv)
         phrases = self._phrases(conv)
-        result = compose_result(phrases, conv.answers, conv.wording)
+        answers, offered = _draft(flow, committed(conv.answers))
+        result = compose_result(phrases, answers, conv.wording)
         rows: list[tuple[Button, ...]] = [(Button(common["another"], encode(Another())),)]
-        revisable = []
-        for slot in REVISABLE_SLOTS:
-            state = flow.slot_state(slot)
-            if state is not None and state.name in conv.history:
-                revisable.append(Button(common[f"change_{slot}"], encode(Revise(slot))))
-        if revisable:
-            rows.append(tuple(revisable))
+        rows += [
+            (Button(phrases.refinements.get(r.id, r.id), encode(Refine(r.id))),) for r in offered
+        ]
         rows.append(
             (
                 Button(common["back"], encode(Back())),
@@ -418,7 +571,7 @@ class Engine:
             f"{flow.id}/{problem}"
             for problem in check_result(
                 result,
-                conv.answers,
+                answers,
                 common.decision_words,
                 flow.text_slots,
                 written=phrases.typed,
@@ -432,5 +585,5 @@ class Engine:
             tuple(rows),
             conv.wording,
             problems,
-            wording_count(phrases, conv.answers),
+            wording_count(phrases, answers),
         )

@@ -57,13 +57,14 @@ class Another:
 
 
 @dataclass(frozen=True, slots=True)
-class Revise:
-    """From the result, change one earlier answer (such as tone or channel)."""
+class Refine:
+    """From the draft, open one of its refinements ("Change tone", "Thank someone by name"):
+    its questions are asked, then the revised draft is shown."""
 
-    slot: str
+    refinement: str
 
 
-Event = Start | OpenGroup | Choose | Text | Back | Restart | Another | Revise
+Event = Start | OpenGroup | Choose | Text | Back | Restart | Another | Refine
 
 _SIMPLE: dict[str, Event] = {"b": Back(), "r": Restart(), "m": Start(), "w": Another()}
 
@@ -79,8 +80,8 @@ def encode(event: Event) -> str:
             return f"f:{flow}"
         case OpenGroup(group):
             return f"g:{group}"
-        case Revise(slot):
-            return f"v:{slot}"
+        case Refine(refinement):
+            return f"v:{refinement}"
         case Back():
             return "b"
         case Restart():
@@ -107,5 +108,5 @@ def decode(data: str) -> Event | None:
     if kind == "g":
         return OpenGroup(rest)
     if kind == "v":
-        return Revise(rest)
+        return Refine(rest)
     return None

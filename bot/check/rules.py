@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.check.reach import check_catalog, report_lines
 from bot.check.stories import STORY_FOLDER, check_stories, read_stories
 from bot.check.walk import WALKS, check_paths
 from bot.content.catalog import Catalog
@@ -38,6 +39,8 @@ class CheckSummary:
     seed_covered: int | None
     """Seed units carried (None when only part of the content was checked)."""
     copy_checked: bool
+    reach: tuple[str, ...] = ()
+    """Per situation: interactions to the first draft and dead questions (`bot.check.reach`)."""
 
 
 def seed_problems(catalog: Catalog, where: str) -> list[Problem]:
@@ -103,5 +106,14 @@ def check_content(
     sources = copy_sources(root)
     if sources:
         problems += copied_lines(sorted((root / "phrases").rglob("*.yaml")), sources)
+    reaches = check_catalog(catalog)
+    problems += [problem for reach in reaches for problem in reach.problems]
     played = sum(1 for story in stories if story.flow in catalog.flows)
-    return CheckSummary(tuple(sorted(problems)), played, results, covered, bool(sources))
+    return CheckSummary(
+        tuple(sorted(problems)),
+        played,
+        results,
+        covered,
+        bool(sources),
+        tuple(report_lines(reaches)),
+    )

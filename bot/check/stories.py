@@ -11,7 +11,7 @@ names a flow and lists stories; each story is a list of steps and what the resul
           - choose: decided        # an option id of the current question
           - text: Acme Ltd         # a typed answer
           - skip                   # the Skip button of an optional question
-          - back                   # also: restart, keep, another, {revise: tone}, {at: state}
+          - back                   # also: restart, keep, another, {refine: tone}, {at: state}
         expect:
           kinds: [email]                     # the messages, in order
           contains: [Acme Ltd]               # in some message (any case)
@@ -39,7 +39,7 @@ from bot.content.report import Problem, Report, display_path, read_content
 from bot.content.yamlread import YamlList, YamlMap
 from bot.conversation import Conversation
 from bot.engine import Engine
-from bot.events import Another, Back, Choose, Event, Restart, Revise, Start, Text
+from bot.events import Another, Back, Choose, Event, Refine, Restart, Start, Text
 from bot.replies import ResultReply
 
 STORY_FOLDER = "stories"
@@ -120,8 +120,8 @@ def _step_event(run: StoryRun, step: Any) -> Event | None:
             return Choose(state.name, str(option))
         case {"text": text}:
             return Text(str(text))
-        case {"revise": slot}:
-            return Revise(str(slot))
+        case {"refine": refinement} | {"revise": refinement}:
+            return Refine(str(refinement))
         case {"at": expected}:
             if state.name != expected:
                 raise StoryError(f"expected to be at '{expected}', but at '{state.name}'")

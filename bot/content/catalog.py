@@ -84,8 +84,24 @@ class State:
 
 
 @dataclass(frozen=True, slots=True)
+class Refinement:
+    """A button under the draft: it asks from `start` until the end state, then shows the
+    revised draft. Offered while `when` holds (on the answers merged over the defaults)."""
+
+    id: str
+    start: str
+    line: int
+    when: Condition = ALWAYS
+
+
+@dataclass(frozen=True, slots=True)
 class Flow:
-    """A situation: its questions as states, and where its YAML came from."""
+    """A situation: its questions as states, and where its YAML came from.
+
+    `defaults` (choice slot -> option) stand in for answers not asked yet: the first draft
+    uses them until a refinement asks. `main_states` are the states reachable from `start`;
+    the others are asked only from a refinement.
+    """
 
     id: str
     group: str
@@ -93,6 +109,9 @@ class Flow:
     states: Mapping[str, State]
     path: str
     order: int = 100
+    defaults: Mapping[str, str] = field(default_factory=dict)
+    refinements: Mapping[str, Refinement] = field(default_factory=dict)
+    main_states: frozenset[str] = frozenset()
     machine: Any = field(default=None, compare=False, repr=False)
 
     @property
@@ -193,6 +212,8 @@ class FlowPhrases:
     messages: tuple[MessageTemplate, ...]
     advice: tuple[Advice, ...]
     typed: Mapping[str, TypedSlot] = field(default_factory=dict)
+    refinements: Mapping[str, str] = field(default_factory=dict)
+    """Refinement id -> its button label."""
 
 
 @dataclass(frozen=True, slots=True)

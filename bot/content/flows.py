@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import cast
 
@@ -21,6 +22,7 @@ from bot.content.catalog import (
     Branch,
     Flow,
     Holds,
+    Refinement,
     State,
     TypedSlot,
 )
@@ -35,10 +37,10 @@ from bot.content.report import (
     read_int,
 )
 from bot.content.yamlread import YamlList, YamlMap
-from bot.events import CALLBACK_LIMIT, Choose, Start, encode
+from bot.events import CALLBACK_LIMIT, Choose, Refine, Start, encode
 
 ALLOWED_ANSWER_KEYS = {
-    "flow": {"id", "group", "start", "states", "order"},
+    "flow": {"id", "group", "start", "states", "order", "defaults", "refinements"},
     "state": {
         "ask",
         "slot",
@@ -265,15 +267,22 @@ def check_condition_slots(
                 report.add(line, f"'{slot}' is free text: test it with {{filled: true|false}}")
 
 
-def _check_graph(flow: Flow, report: Report) -> None:
-    edges = {name: [b.target for b in state.next] for name, state in flow.states.items()}
-    reached = {flow.start}
-    todo = [flow.start]
+def reachable(flow: Flow, roots: list[str]) -> set[str]:
+    """The states reachable from `roots` by following `next` (the roots included)."""
+    reached = {root for root in roots if root in flow.states}
+    todo = list(reached)
     while todo:
-        for target in edges.get(todo.pop(), []):
-            if target in flow.states and target not in reached:
-                reached.add(target)
-                todo.append(target)
+        for branch in flow.states[todo.pop()].next:
+            if branch.target in flow.states and branch.target not in reached:
+                reached.add(branch.target)
+                todo.append(branch.target)
+    return reached
+
+
+def _check_graph(flow: Flow, report: Report) -> None:
+    """Every state is reached from the start or from a refinement's start, and reaches an end."""
+    edges = {name: [b.target for b in state.next] for name, state in flow.states.items()}
+    reached = reachable(flow, [flow.start, *(r.start for r in flow.refinements.values())])
     ends = {name for name, state in flow.states.items() if state.end}
     if not ends:
         report.add(1, "the flow has no end state (a state with 'end: true')")
@@ -287,9 +296,75 @@ def _check_graph(flow: Flow, report: Report) -> None:
                 changed = True
     for name, state in flow.states.items():
         if name not in reached:
-            report.add(state.line, f"state '{name}' cannot be reached from '{flow.start}'")
+            also = " or a refinement" if flow.refinements else ""
+            report.add(state.line, f"state '{name}' cannot be reached from '{flow.start}'{also}")
         elif name not in can_end and ends:
             report.add(state.line, f"state '{name}' cannot reach an end state")
+
+
+def _parse_defaults(
+    raw: object, line: int, slots: Mapping[str, State], report: Report
+) -> dict[str, str]:
+    """`defaults:` maps choice slots to one of their options."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, YamlMap):
+        report.add(line, "'defaults' must map choice answers to an option, e.g. {tone: warm}")
+        return {}
+    defaults: dict[str, str] = {}
+    for slot, option in raw.items():
+        slot_line = raw.line_of(slot)
+        state = slots.get(slot)
+        if state is None:
+            report.add(slot_line, f"default for unknown answer '{slot}'")
+        elif state.ask != "choice":
+            report.add(
+                slot_line, f"'{slot}' is typed, not chosen: only choice answers have defaults"
+            )
+        elif isinstance(option, bool):
+            report.add(slot_line, "option ids yes/no/on/off read as booleans: quote them")
+        elif not isinstance(option, str) or option not in state.options:
+            known = ", ".join(state.options)
+            report.add(slot_line, f"default '{option}' is not an option of '{slot}' ({known})")
+        else:
+            defaults[slot] = option
+    return defaults
+
+
+def _parse_refinements(
+    raw: object, line: int, states: Mapping[str, State], slots: Mapping[str, State], report: Report
+) -> dict[str, Refinement]:
+    """`refinements:` maps an id (the button) to `{start: <state>, when: {...}}`."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, YamlMap):
+        report.add(line, "'refinements' must map ids to {start: <state>, when: {...}}")
+        return {}
+    refinements: dict[str, Refinement] = {}
+    for ref_id, entry in raw.items():
+        ref_line = raw.line_of(ref_id)
+        if not ID_RE.match(ref_id):
+            report.add(ref_line, f"refinement id '{ref_id}' must be lower_snake_case")
+            continue
+        if len(encode(Refine(ref_id)).encode()) > CALLBACK_LIMIT:
+            report.add(ref_line, f"refinement id '{ref_id}' is too long for button data")
+        if not isinstance(entry, YamlMap):
+            report.add(ref_line, f"refinement '{ref_id}' needs 'start: <state>'")
+            continue
+        check_keys(entry, {"start", "when"}, f"refinement '{ref_id}'", report)
+        start = entry.get("start")
+        if not isinstance(start, str) or start not in states:
+            report.add(
+                entry.line_of("start"), f"refinement '{ref_id}' starts at unknown state {start!r}"
+            )
+            continue
+        if states[start].end:
+            report.add(entry.line_of("start"), f"refinement '{ref_id}' must start at a question")
+            continue
+        when = parse_when(entry.get("when"), entry.line_of("when"), report)
+        check_condition_slots(when, entry.line_of("when"), slots, report)
+        refinements[ref_id] = Refinement(ref_id, start, ref_line, when)
+    return refinements
 
 
 def _branches_for(state: State, trigger: str) -> list[Branch]:
@@ -404,6 +479,11 @@ def parse_flow(path: Path, report: Report) -> Flow | None:
         states=states,
         path=report.path,
         order=read_int(data, "order", 100, report),
+        defaults=_parse_defaults(data.get("defaults"), data.line_of("defaults"), slots, report),
+        refinements=_parse_refinements(
+            data.get("refinements"), data.line_of("refinements"), states, slots, report
+        ),
     )
+    flow = replace(flow, main_states=frozenset(reachable(flow, [flow.start])))
     _check_graph(flow, report)
     return flow

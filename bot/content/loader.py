@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Collection, Iterable, Mapping
+from dataclasses import replace
 from pathlib import Path
 
 from bot.content.catalog import Catalog, CommonPhrases, Flow, FlowPhrases
@@ -121,17 +122,6 @@ def load_catalog(
                 )
     if problems:
         raise CatalogError(problems)
-    built = {
-        flow_id: Flow(
-            id=flow.id,
-            group=flow.group,
-            start=flow.start,
-            states=flow.states,
-            path=flow.path,
-            order=flow.order,
-            machine=build_machine(flow),
-        )
-        for flow_id, flow in flows.items()
-    }
+    built = {flow_id: replace(flow, machine=build_machine(flow)) for flow_id, flow in flows.items()}
     default_lang = "en" if "en" in phrases else languages[0].name
     return Catalog(built, phrases, common, default_lang)

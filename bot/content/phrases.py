@@ -44,8 +44,6 @@ COMMON_KEYS = (
     "skip",
     "keep",
     "another",
-    "change_tone",
-    "change_channel",
     "previous_answer",
     "required",
     "too_short",
@@ -371,6 +369,30 @@ def _parse_questions(
     return questions
 
 
+def _parse_refinement_labels(raw: object, line: int, flow: Flow, report: Report) -> dict[str, str]:
+    """`refinements:` maps each refinement id of the flow to its button label."""
+    labels: dict[str, str] = {}
+    if raw is None:
+        raw = YamlMap()
+        raw.key_lines = {}
+    if not isinstance(raw, YamlMap):
+        report.add(line, "'refinements' must map refinement ids to button labels")
+        return labels
+    for ref_id, label in raw.items():
+        if ref_id not in flow.refinements:
+            report.add(
+                raw.line_of(ref_id), f"unknown phrase key: no refinement '{ref_id}' in the flow"
+            )
+        elif not isinstance(label, str) or not label.strip():
+            report.add(raw.line_of(ref_id), f"the label of refinement '{ref_id}' must be text")
+        else:
+            labels[ref_id] = label.strip()
+    for ref_id in flow.refinements:
+        if ref_id not in raw:
+            report.add(line or 1, f"missing label for refinement '{ref_id}' in {report.path}")
+    return labels
+
+
 def parse_phrases(path: Path, flow: Flow, report: Report) -> FlowPhrases | None:
     """Read and check one flow's phrases against the flow."""
     data = read_content(path, report)
@@ -379,7 +401,7 @@ def parse_phrases(path: Path, flow: Flow, report: Report) -> FlowPhrases | None:
     if not isinstance(data, YamlMap):
         report.add(1, "a phrases file must be a mapping")
         return None
-    allowed = {"title", "summary", "questions", "result", "advice", "shared"}
+    allowed = {"title", "summary", "questions", "refinements", "result", "advice", "shared"}
     check_keys(data, allowed, "phrases", report)
     slots = {s.slot: s for s in flow.states.values() if not s.end}
     ctx = _FlowContext(flow, slots, placeholder_names(flow))
@@ -395,6 +417,9 @@ def parse_phrases(path: Path, flow: Flow, report: Report) -> FlowPhrases | None:
         check_keys(result, {"messages"}, "result", report)
         messages = _parse_messages(result.get("messages"), result.line_of("messages"), ctx, report)
     advice = _parse_advice(data.get("advice"), data.line_of("advice"), ctx, report)
+    labels = _parse_refinement_labels(
+        data.get("refinements"), data.line_of("refinements"), flow, report
+    )
     return FlowPhrases(
         flow_id=flow.id,
         path=report.path,
@@ -404,6 +429,7 @@ def parse_phrases(path: Path, flow: Flow, report: Report) -> FlowPhrases | None:
         messages=messages,
         advice=advice,
         typed=flow.typed_slots,
+        refinements=labels,
     )
 
 

@@ -212,26 +212,26 @@ def test_an_opt_in_must_name_a_real_choice(
     line = edit(
         content_copy,
         "flows/decline_offer.yaml",
-        "{name_other: name_it}   #",
-        "{name_other: name_them}   #",
+        "  other_company:\n    ask: text\n",
+        "  other_company:\n    ask: text\n    opt_in: {tone: formalish}\n",
     )
     code, _, err = check(capsys, str(content_copy))
     assert code == 1
-    assert f"flows/decline_offer.yaml:{line}: 'name_other' has no option 'name_them'" in err, err
+    assert f"flows/decline_offer.yaml:{line + 2}: 'tone' has no option 'formalish'" in err, err
 
 
 def test_the_draft_checks_read_the_opt_ins_from_the_flow(
     content_copy: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # The figure may now appear only when the user chose *not* to mention it: the story that
-    # types a figure and asks for it in the email must now fail the draft checks.
+    # The other employer may now be named only in a formal message: the story that names it
+    # in a warm email must now fail the draft checks.
     edit(
         content_copy,
         "flows/decline_offer.yaml",
-        "opt_in: {mention_figure: with_figure}",
-        "opt_in: {mention_figure: no_figure}",
+        "  other_company:\n    ask: text\n",
+        "  other_company:\n    ask: text\n    opt_in: {tone: formal}\n",
     )
     code, _, err = check(capsys, str(content_copy), "--walks", "5")
     assert code == 1
-    assert "'figure' appears although the user chose not to mention it" in err, err
+    assert "'other_company' appears although the user chose not to mention it" in err, err
     assert "stories/decline_offer.yaml:" in err

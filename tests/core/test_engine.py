@@ -7,14 +7,14 @@ from dataclasses import replace
 from bot.check.walk import sample_text
 from bot.content.catalog import KEEP, SKIP
 from bot.conversation import Conversation
-from bot.engine import Engine, Outcome, clean_text
+from bot.engine import Engine, Outcome, clean_text, fire
 from bot.events import (
     Another,
     Back,
     Choose,
     OpenGroup,
+    Refine,
     Restart,
-    Revise,
     Start,
     Text,
     decode,
@@ -40,7 +40,8 @@ def result(outcome: Outcome) -> ResultReply:
 
 
 def walk_to(engine: Engine, state: str, **answers: str) -> Conversation:
-    """Answer the decline flow until `state` is asked; options from `answers`, else the first."""
+    """Answer the decline flow's main path until `state` is asked; options from `answers`,
+    else the first."""
     conv = engine.handle(new(), Start("decline_offer")).conversation
     flow = engine.catalog.flows["decline_offer"]
     while conv.state != state:
@@ -57,9 +58,15 @@ def walk_to(engine: Engine, state: str, **answers: str) -> Conversation:
 
 
 def finish(engine: Engine, **answers: str) -> tuple[Conversation, ResultReply]:
-    conv = walk_to(engine, "deadline", **answers)
-    outcome = engine.handle(conv, Choose("deadline", SKIP))
+    """The first draft of the decline flow."""
+    conv = walk_to(engine, "your_name", **answers)
+    outcome = engine.handle(conv, Text(answers.get("your_name", "Sam Carter")))
     return outcome.conversation, result(outcome)
+
+
+def labels(reply: ResultReply | QuestionReply) -> list[str]:
+    rows = reply.actions if isinstance(reply, ResultReply) else reply.buttons
+    return [button.label for row in rows for button in row]
 
 
 def test_start_shows_the_main_menu_with_groups(engine: Engine) -> None:
@@ -80,8 +87,8 @@ def test_group_lists_its_situations(engine: Engine) -> None:
 def test_starting_a_flow_asks_its_first_question(engine: Engine) -> None:
     outcome = engine.handle(new(), Start("decline_offer"))
     q = question(outcome)
-    assert (q.flow, q.state) == ("decline_offer", "sure")
-    assert encode(Choose("sure", "decided")) in [b.data for row in q.buttons for b in row]
+    assert (q.flow, q.state) == ("decline_offer", "channel")
+    assert encode(Choose("channel", "email")) in [b.data for row in q.buttons for b in row]
 
 
 def test_unknown_flow_gets_the_menu(engine: Engine) -> None:
@@ -92,10 +99,10 @@ def test_unknown_flow_gets_the_menu(engine: Engine) -> None:
 
 def test_choosing_an_option_moves_to_the_next_question(engine: Engine) -> None:
     conv = engine.handle(new(), Start("decline_offer")).conversation
-    outcome = engine.handle(conv, Choose("sure", "decided"))
+    outcome = engine.handle(conv, Choose("channel", "email"))
     assert outcome.conversation.state == "reason"
-    assert outcome.conversation.answers == {"sure": "decided"}
-    assert outcome.conversation.history == ("sure",)
+    assert outcome.conversation.answers == {"channel": "email"}
+    assert outcome.conversation.history == ("channel",)
 
 
 def test_branches_follow_the_answer(engine: Engine) -> None:
@@ -104,13 +111,16 @@ def test_branches_follow_the_answer(engine: Engine) -> None:
     assert (
         engine.handle(conv, Choose("reason", "another_offer")).conversation.state == "offer_written"
     )
-    assert engine.handle(conv, Choose("reason", "culture")).conversation.state == "how_much"
-    assert engine.handle(conv, Choose("reason", "private")).conversation.state == "met"
+    assert engine.handle(conv, Choose("reason", "culture")).conversation.state == "company"
+    assert (
+        engine.handle(conv, Choose("reason", "company_not_role")).conversation.state
+        == "wanted_role"
+    )
 
 
 def test_stale_button_shows_current_question_and_changes_nothing(engine: Engine) -> None:
     conv = walk_to(engine, "reason")
-    outcome = engine.handle(conv, Choose("sure", "torn"))
+    outcome = engine.handle(conv, Choose("channel", "phone"))
     assert outcome.conversation == conv
     assert not outcome.changed
     assert isinstance(outcome.replies[0], Notice)
@@ -126,25 +136,26 @@ def test_forged_option_changes_nothing(engine: Engine) -> None:
 
 
 def test_forged_button_data_decodes_to_nothing_or_is_rejected(engine: Engine) -> None:
-    conv = walk_to(engine, "tone")
-    for data in ("", "x" * 65, "c:", "c:tone", "zz:1", "c:tone:warm:extra", "f:", "v:"):
+    conv = walk_to(engine, "reason")
+    forged = ("", "x" * 65, "c:", "c:reason", "zz:1", "c:reason:pay:extra", "f:", "v:", "v:tone")
+    for data in forged:
         event = decode(data)
         if event is not None:
             outcome = engine.handle(conv, event)
-            assert outcome.conversation.answers.get("tone") is None or outcome.changed
+            assert outcome.conversation.answers.get("reason") is None or outcome.changed
 
 
 def test_typed_label_answers_a_choice_question(engine: Engine) -> None:
-    conv = walk_to(engine, "tone")
-    outcome = engine.handle(conv, Text("formal"))
-    assert outcome.conversation.answers["tone"] == "formal"
+    conv = walk_to(engine, "reason")
+    outcome = engine.handle(conv, Text("I'd rather not say"))
+    assert outcome.conversation.answers["reason"] == "private"
 
 
 def test_text_for_a_choice_question_re_asks_it(engine: Engine) -> None:
-    conv = walk_to(engine, "tone")
+    conv = walk_to(engine, "reason")
     outcome = engine.handle(conv, Text("something else"))
     assert not outcome.changed
-    assert question(outcome).state == "tone"
+    assert question(outcome).state == "reason"
     notice = outcome.replies[0]
     assert isinstance(notice, Notice)
     assert notice.text == engine.catalog.common["en"]["tap_a_button"]
@@ -161,32 +172,33 @@ def test_text_rules_give_the_reason_and_ask_again(engine: Engine) -> None:
 
 
 def test_pattern_rule_uses_the_question_own_message(engine: Engine) -> None:
-    conv = walk_to(engine, "figure", reason="pay", mention_figure="with_figure")
+    conv, _ = finish(engine, reason="pay")
+    conv = engine.handle(conv, Refine("figure")).conversation
     outcome = engine.handle(conv, Text("a lot"))
     q = question(outcome)
     assert q.problem and "digits" in q.problem
-    assert (
-        engine.handle(conv, Text("85,000 a year")).conversation.answers["figure"] == "85,000 a year"
-    )
+    revised = engine.handle(conv, Text("85,000 a year"))
+    assert revised.conversation.answers["figure"] == "85,000 a year"
+    assert "85,000 a year" in result(revised).result.messages[0].body
 
 
 def test_back_returns_to_previous_question_with_previous_answer(engine: Engine) -> None:
-    conv = walk_to(engine, "door", tone="formal")
+    conv = walk_to(engine, "company", reason="culture")
     outcome = engine.handle(conv, Back())
     q = question(outcome)
-    assert q.state == "tone"
-    assert q.previous == "Formal"
+    assert q.state == "reason"
+    assert q.previous == "The culture or manager didn't feel right"
     assert any("✓" in b.label for row in q.buttons for b in row)
 
 
 def test_back_forgets_answers_of_abandoned_branches(engine: Engine) -> None:
-    conv = walk_to(engine, "mention_figure", reason="pay")
+    conv = walk_to(engine, "company", reason="pay")
     assert conv.answers["negotiated"]
     conv = engine.handle(conv, Back()).conversation  # at negotiated
     conv = engine.handle(conv, Back()).conversation  # at reason
     assert conv.state == "reason" and "negotiated" not in conv.answers
     conv = engine.handle(conv, Choose("reason", "family")).conversation
-    assert conv.state == "how_much" and "negotiated" not in conv.answers
+    assert conv.state == "company" and "negotiated" not in conv.answers
 
 
 def test_back_from_first_question_returns_to_the_menu(engine: Engine) -> None:
@@ -197,9 +209,9 @@ def test_back_from_first_question_returns_to_the_menu(engine: Engine) -> None:
 
 
 def test_restart_begins_the_flow_again(engine: Engine) -> None:
-    conv = walk_to(engine, "tone")
+    conv = walk_to(engine, "company")
     outcome = engine.handle(conv, Restart())
-    assert outcome.conversation.state == "sure" and not outcome.conversation.answers
+    assert outcome.conversation.state == "channel" and not outcome.conversation.answers
 
 
 def test_result_has_message_and_advice(engine: Engine) -> None:
@@ -233,9 +245,24 @@ def test_another_wording_gives_three_different_versions(engine: Engine) -> None:
     assert len(set(texts)) == 3
 
 
+# -- refinements ------------------------------------------------------------------------------
+
+
+def test_draft_shows_the_refinements_whose_condition_holds(engine: Engine) -> None:
+    _, pay = finish(engine, reason="pay")
+    shown = labels(pay)
+    assert shown[0] == "Another wording"
+    assert "Mention the pay I'd need" in shown and "Change tone" in shown
+    assert "Say what I'm aiming for" not in shown and "Name the company I'm joining" not in shown
+    assert encode(Refine("figure")) in [b.data for row in pay.actions for b in row]
+    _, private = finish(engine, reason="private")
+    assert "Say more or less about why" not in labels(private)
+    assert "Mention the pay I'd need" not in labels(private)
+
+
 def test_change_tone_from_the_result_comes_back_to_the_result(engine: Engine) -> None:
-    conv, before = finish(engine, tone="warm", channel="email")
-    conv = engine.handle(conv, Revise("tone")).conversation
+    conv, before = finish(engine, channel="email")
+    conv = engine.handle(conv, Refine("tone")).conversation
     assert conv.state == "tone"
     outcome = engine.handle(conv, Choose("tone", "formal"))
     after = result(outcome)
@@ -244,11 +271,96 @@ def test_change_tone_from_the_result_comes_back_to_the_result(engine: Engine) ->
     assert after.result.messages[0].body.startswith("Dear ")
 
 
-def test_change_channel_to_phone_from_the_result(engine: Engine) -> None:
+def test_change_channel_to_phone_passes_through_what_was_answered(engine: Engine) -> None:
     conv, _ = finish(engine, channel="email")
-    conv = engine.handle(conv, Revise("channel")).conversation
+    conv = engine.handle(conv, Refine("channel")).conversation
     outcome = engine.handle(conv, Choose("channel", "phone"))
     assert [m.kind for m in result(outcome).result.messages] == ["script", "email"]
+    assert outcome.conversation.history[-2:] == ("done", "channel")
+    assert outcome.conversation.history[0] == "channel"
+
+
+def test_defaults_are_used_before_they_are_asked(engine: Engine) -> None:
+    conv, res = finish(engine, channel="email", reason="family")
+    assert "tone" not in conv.answers and "door" not in conv.answers
+    body = res.result.messages[0].body
+    assert body.startswith("Hi ") and "Warm regards" in body  # tone: warm
+    assert "stay in touch" in body  # door: stay_in_touch
+    q = question(engine.handle(conv, Refine("tone")))
+    assert q.previous is None  # a default is not an answer: nothing is ticked
+
+
+def test_back_from_a_refinements_first_question_returns_to_the_draft_unchanged(
+    engine: Engine,
+) -> None:
+    conv, draft = finish(engine, channel="email")
+    inside = engine.handle(conv, Refine("door")).conversation
+    inside = engine.handle(inside, Choose("door", "other_roles")).conversation
+    assert inside.state == "open_chat" and "door" not in inside.answers  # kept apart
+    at_door = engine.handle(inside, Back())
+    assert question(at_door).previous == "Consider me for other roles"
+    outcome = engine.handle(at_door.conversation, Back())
+    assert outcome.conversation.state == "done"
+    assert outcome.conversation.answers == conv.answers
+    assert outcome.conversation.history == conv.history
+    assert result(outcome).result == draft.result
+
+
+def test_back_from_the_revised_draft_shows_the_refinement_answer(engine: Engine) -> None:
+    conv, _ = finish(engine, channel="email")
+    conv = engine.handle(conv, Refine("tone")).conversation
+    revised = engine.handle(conv, Choose("tone", "brief")).conversation
+    back = engine.handle(revised, Back())
+    assert question(back).state == "tone" and question(back).previous == "Short and to the point"
+    draft = engine.handle(back.conversation, Back())
+    assert draft.conversation.state == "done"
+    assert draft.conversation.answers["tone"] == "brief"  # committed when the draft was revised
+
+
+def test_stale_refinement_answers_change_nothing(engine: Engine) -> None:
+    conv, plain = finish(engine, channel="email", reason="family")
+    conv = engine.handle(conv, Refine("door")).conversation
+    conv = engine.handle(conv, Choose("door", "other_roles")).conversation
+    with_call = engine.handle(conv, Choose("open_chat", "offer_chat"))
+    assert "call" in result(with_call).result.messages[0].body
+    conv = engine.handle(with_call.conversation, Refine("door")).conversation
+    outcome = engine.handle(conv, Choose("door", "stay_in_touch"))
+    assert outcome.conversation.answers["open_chat"] == "offer_chat"  # still there, unused
+    assert result(outcome).result == plain.result
+
+
+def test_stale_refinement_buttons_change_nothing(engine: Engine) -> None:
+    conv, _ = finish(engine, reason="family")
+    for event in (Refine("figure"), Refine("no_such_refinement"), Refine("")):
+        outcome = engine.handle(conv, event)
+        assert outcome.conversation == conv and not outcome.changed
+        assert isinstance(outcome.replies[0], Notice)
+    asking = walk_to(engine, "company")
+    outcome = engine.handle(asking, Refine("tone"))
+    assert outcome.conversation == asking and not outcome.changed
+
+
+def test_a_refinement_can_be_typed_by_its_label_at_the_draft(engine: Engine) -> None:
+    conv, _ = finish(engine)
+    outcome = engine.handle(conv, Text("change TONE"))
+    assert question(outcome).state == "tone"
+
+
+def test_stale_answers_of_an_old_route_change_nothing(engine: Engine) -> None:
+    conv, _ = finish(engine, reason="pay", negotiated="not_tried")
+    conv = engine.handle(conv, Refine("figure")).conversation
+    conv = engine.handle(conv, Text("95,000 a year")).conversation
+    # Back to the reason, which now takes another route; the figure stays in the answers.
+    while conv.state != "reason":
+        conv = engine.handle(conv, Back()).conversation
+    conv = engine.handle(conv, Choose("reason", "family")).conversation
+    for answer in ("Acme", "Analyst", "Jordan", "Sam Carter"):
+        conv = engine.handle(conv, Text(answer)).conversation
+    (reply,) = engine.current(conv)
+    assert isinstance(reply, ResultReply)
+    assert conv.answers.get("figure") == "95,000 a year"
+    assert all("95,000" not in m.text for m in reply.result.messages)
+    assert "Mention the pay I'd need" not in labels(reply)
 
 
 def test_own_name_is_remembered_for_the_next_situation(engine: Engine) -> None:
@@ -277,7 +389,7 @@ def test_events_round_trip_through_button_data() -> None:
         Back(),
         Restart(),
         Another(),
-        Revise("tone"),
+        Refine("tone"),
     ):
         assert decode(encode(event)) == event
 
@@ -325,6 +437,6 @@ def test_following_the_machine_table_matches_firing_the_trigger(engine: Engine) 
                 for trigger in [*triggers, SKIP] if state.optional else triggers:
                     model = Model(state.name)
                     flow.machine.events[trigger].trigger(model, answers)
-                    assert engine._fire(flow, state, trigger, answers) == model.state
+                    assert fire(flow, state, trigger, answers) == model.state
                     checked += 1
     assert checked > 1000

@@ -36,7 +36,7 @@ EXAMPLES = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-CHOICE_STATE = "sure"
+CHOICE_STATE = "channel"
 TEXT_STATE = "company"
 NASTY = [
     "{0.__class__}",
@@ -63,7 +63,7 @@ TEXTS = st.one_of(
 )
 BUTTON_DATA = st.one_of(
     st.text(CHARS, max_size=100),
-    st.sampled_from(["c:sure:nope", "c:reason:pay", "c::", "f:", "g:", "v:", "x:forget:maybe"]),
+    st.sampled_from(["c:channel:nope", "c:reason:pay", "c::", "f:", "g:", "v:", "x:forget:maybe"]),
     st.text(st.sampled_from("cfgvx:_ab01"), max_size=70),
 )
 
@@ -161,13 +161,13 @@ def tap_update(chat_id: str, update_id: int, data: str, with_message: bool) -> d
     if data:
         query["data"] = data
     if with_message:
-        keyboard = [[{"text": "Yes", "callback_data": "c:sure:decided"}]]
+        keyboard = [[{"text": "Yes", "callback_data": "c:channel:email"}]]
         query["message"] = {
             "message_id": 2,
             "date": 0,
             "chat": private_chat(int(chat_id)),
             "from": BOT_USER,
-            "text": "Before we write anything: how settled is your decision?",
+            "text": "How will you tell them?",
             "reply_markup": {"inline_keyboard": keyboard},
         }
     return {"update_id": update_id, "callback_query": query}

@@ -40,7 +40,7 @@ from tests.redis_server import RedisServer
 from tests.walk import Reference, chat_id, reference, update_for, walk
 
 KILLS = 5
-DECIDED = "I've decided to decline"
+DECIDED = "Email"
 STEP_TIMEOUT = 10.0
 INDEX = 3  # which chat of the walks (its typed names)
 Send = Callable[[BotProcess, dict[str, Any], random.Random], None]
@@ -316,7 +316,7 @@ def test_a_webhook_worker_answers_503_while_redis_is_down_then_applies_the_updat
     assert code == 0, bot.log()
     assert statuses == [503, 503] and told == 1
     assert after == [200, 200]
-    assert conv is not None and conv.version == 2 and conv.answers == {"sure": "decided"}
+    assert conv is not None and conv.version == 2 and conv.answers == {"channel": "email"}
     assert len(questions) == 1 and "main reason" in questions[0].params["text"]
 
 
@@ -360,4 +360,4 @@ def test_a_polling_bot_retries_while_redis_is_down_then_applies_the_update_once(
     )
     assert code == 0, bot.log()
     assert still_pending and told == 1
-    assert conv is not None and conv.version == 2 and conv.answers == {"sure": "decided"}
+    assert conv is not None and conv.version == 2 and conv.answers == {"channel": "email"}

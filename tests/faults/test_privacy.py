@@ -85,7 +85,7 @@ async def test_forget_leaves_no_trace_of_the_chat(
     async with running_bot(catalog, store) as bot:
         chat = str(bot.user.id)
         await bot.deliver(bot.user.text("/start decline_offer"))
-        await bot.deliver(bot.user.tap("I've decided to decline"))
+        await bot.deliver(bot.user.tap("Email"))
         await bot.deliver(bot.user.text("/forget"))
         assert await traces(chat)  # the conversation and its update ids are kept until now
         await bot.deliver(bot.user.tap(bot.common["forget_yes"]))

@@ -13,7 +13,7 @@ from tests import figures
 from tests.fake_bot_api import TIMEOUT
 from tests.harness import Bot, running_bot
 
-DECIDED = "I've decided to decline"
+DECIDED = "Email"
 
 
 @pytest.fixture
@@ -30,7 +30,7 @@ async def test_flood_wait_is_respected_before_the_next_message(bot: Bot) -> None
     refused, sent = bot.api.calls_since(mark, "sendMessage")
     waited = sent.at - refused.at
     assert waited >= 1.0
-    assert "how settled is your decision" in sent.params["text"]
+    assert "How will you tell them" in sent.params["text"]
     figures.record("flood_wait", retry_after=1, waited_seconds=round(waited, 3), early_sends=0)
 
 
@@ -58,7 +58,7 @@ async def test_a_failed_send_is_logged_the_answer_kept_and_the_bot_goes_on(
     mark = bot.api.mark()
     assert await bot.post(bot.user.tap(DECIDED)) == 200  # handled: no redelivery storm
     conv = await bot.conversation()
-    assert conv is not None and conv.answers == {"sure": "decided"}  # saved before sending
+    assert conv is not None and conv.answers == {"channel": "email"}  # saved before sending
     apology = bot.api.calls_since(mark, "sendMessage")[-1].params["text"]
     assert apology == bot.common["sorry_error"]
     assert await bot.post(bot.user.text("/help")) == 200

@@ -143,23 +143,15 @@ async def open_flow(chat: Chat) -> None:
 
 async def answer_up_to_company(chat: Chat, channel: str = "A phone call, then an email") -> None:
     await open_flow(chat)
-    for label in (
-        "I've decided to decline",
-        "I'd rather not say",
-        "Mostly the recruiter",
-        "Nothing specific",
-        channel,
-        "Warm and personal",
-        "I'd like to stay in touch",
-    ):
+    for label in (channel, "I'd rather not say"):
         await chat.tap(label)
 
 
 async def finish_flow(chat: Chat, channel: str = "A phone call, then an email") -> list[Call]:
     await answer_up_to_company(chat, channel)
-    for text in (COMPANY, ROLE, RECIPIENT, NAME):
+    for text in (COMPANY, ROLE, RECIPIENT):
         await chat.say(text)
-    return await chat.tap("No deadline")
+    return await chat.say(NAME)
 
 
 # -- start, menu, commands -----------------------------------------------------------------
@@ -181,8 +173,8 @@ async def test_start_up_registers_the_commands(chat: Chat) -> None:
 
 async def test_deep_link_start_jumps_straight_into_the_situation(chat: Chat) -> None:
     (question,) = sent(await chat.say("/start decline_offer"))
-    assert "how settled is your decision" in question["text"]
-    assert "I've decided to decline" in labels(question)
+    assert "How will you tell them" in question["text"]
+    assert "Email" in labels(question)
 
 
 async def test_deep_link_to_an_unknown_situation_explains_and_shows_the_menu(chat: Chat) -> None:
@@ -200,7 +192,7 @@ async def test_help_explains_and_repeats_the_current_question(chat: Chat) -> Non
     await chat.say("/start decline_offer")
     help_text, question = sent(await chat.say("/help"))
     assert help_text["text"] == chat.common["help"]
-    assert "how settled is your decision" in question["text"]
+    assert "How will you tell them" in question["text"]
 
 
 async def test_unknown_command_gets_the_help(chat: Chat) -> None:
@@ -210,15 +202,15 @@ async def test_unknown_command_gets_the_help(chat: Chat) -> None:
 
 async def test_back_and_restart_commands_move_through_the_flow(chat: Chat) -> None:
     await chat.say("/start decline_offer")
-    await chat.tap("I've decided to decline")
+    await chat.tap("Email")
     (previous,) = sent(await chat.say("/back"))
-    assert "how settled is your decision" in previous["text"]
-    assert "✓ I've decided to decline" in labels(previous)
-    await chat.tap("I've decided to decline")
+    assert "How will you tell them" in previous["text"]
+    assert "✓ Email" in labels(previous)
+    await chat.tap("Email")
     (first,) = sent(await chat.say("/restart"))
-    assert "how settled is your decision" in first["text"]
+    assert "How will you tell them" in first["text"]
     conv = await chat.conversation()
-    assert conv is not None and conv.state == "sure" and not conv.answers
+    assert conv is not None and conv.state == "channel" and not conv.answers
 
 
 async def test_cancel_stops_and_returns_to_the_menu(chat: Chat) -> None:
@@ -236,12 +228,12 @@ async def test_cancel_stops_and_returns_to_the_menu(chat: Chat) -> None:
 async def test_tap_answers_the_query_records_the_answer_and_asks_the_next(chat: Chat) -> None:
     await chat.say("/start decline_offer")
     question_id = chat.user.bot_messages()[-1]["message_id"]
-    calls = await chat.tap("I've decided to decline")
+    calls = await chat.tap("Email")
     assert method_names(calls) == ["answerCallbackQuery", "editMessageText", "sendMessage"]
     edit = calls[1].params
     assert edit["message_id"] == question_id
-    assert edit["text"].endswith("\n\n→ I've decided to decline")
-    assert edit["text"].startswith("Before we write anything")
+    assert edit["text"].endswith("\n\n→ Email")
+    assert edit["text"].startswith("How will you tell them")
     assert "reply_markup" not in edit
     shown = chat.user.bot_messages()
     assert "reply_markup" not in shown[-2]  # the answered question keeps no buttons
@@ -279,37 +271,37 @@ async def test_sticker_gets_a_nudge_and_the_current_question(chat: Chat) -> None
     await chat.say("/start decline_offer")
     nudge, question = sent(await chat.send(chat.user.sticker()))
     assert nudge["text"] == chat.common["not_text"]
-    assert "how settled is your decision" in question["text"]
+    assert "How will you tell them" in question["text"]
 
 
 async def test_stale_button_is_answered_and_the_current_question_sent_again(chat: Chat) -> None:
     await chat.say("/start decline_offer")
     first_question = chat.user.bot_messages()[-1]
-    await chat.tap("I've decided to decline")
-    calls = await chat.send(chat.user.tap_data(first_question, "c:sure:torn"))
+    await chat.tap("Email")
+    calls = await chat.send(chat.user.tap_data(first_question, "c:channel:phone"))
     assert method_names(calls)[0] == "answerCallbackQuery"
     notice, question = sent(calls)
     assert notice["text"] == chat.common["stale_button"]
     assert "main reason" in question["text"]
     conv = await chat.conversation()
-    assert conv is not None and conv.answers == {"sure": "decided"}
+    assert conv is not None and conv.answers == {"channel": "email"}
 
 
 async def test_forged_button_data_is_answered_and_changes_nothing(chat: Chat) -> None:
     await chat.say("/start decline_offer")
     question = chat.user.bot_messages()[-1]
     before = await chat.conversation()
-    for forged in ("zz:{0.__class__}", "c:sure:gone", "x" * 80, ""):
+    for forged in ("zz:{0.__class__}", "c:channel:gone", "x" * 80, ""):
         calls = await chat.send(chat.user.tap_data(question, forged))
         assert method_names(calls).count("answerCallbackQuery") == 1
         assert "editMessageText" not in method_names(calls)
-        assert "how settled is your decision" in sent(calls)[-1]["text"]
+        assert "How will you tell them" in sent(calls)[-1]["text"]
     assert unversioned(await chat.conversation()) == unversioned(before)
 
 
 async def test_duplicate_update_is_applied_once(chat: Chat) -> None:
     await chat.say("/start decline_offer")
-    tap = chat.user.tap("I've decided to decline")
+    tap = chat.user.tap("Email")
     await chat.send(tap)
     again = await chat.send(tap)
     assert method_names(again) == ["answerCallbackQuery"]  # the spinner stops; nothing else
@@ -337,7 +329,8 @@ async def test_result_messages_are_plain_and_alone_then_advice_with_actions(chat
     assert "Phone script (for you, not to send); Email" in advice["text"]
     assert chat.common["advice_heading"] in advice["text"]
     assert "parse_mode" not in advice
-    assert labels(advice)[:3] == ["Another wording", "Change tone", "Change channel"]
+    assert labels(advice)[:3] == ["Another wording", "Change tone", "Thank someone by name"]
+    assert "Change channel" in labels(advice)
     share = advice["reply_markup"]["inline_keyboard"][-1][0]
     assert share == {"text": chat.common["share"], "switch_inline_query": ""}
 
@@ -369,7 +362,6 @@ async def test_user_text_is_never_sent_with_a_parse_mode(chat: Chat) -> None:
     await chat.say("<b>Acme</b> & *Sons* _{0.__class__}_")
     for text in (ROLE, RECIPIENT, NAME):
         await chat.say(text)
-    await chat.tap("No deadline")
     for call in chat.api.calls:
         assert "parse_mode" not in call.params
     email = chat.user.bot_messages()[-2]["text"]
@@ -397,7 +389,7 @@ async def test_forget_no_keeps_everything(chat: Chat) -> None:
     await chat.say("/forget")
     kept, question = sent(await chat.tap(chat.common["forget_no"]))
     assert kept["text"] == chat.common["forget_kept"]
-    assert "how settled is your decision" in question["text"]
+    assert "How will you tell them" in question["text"]
     assert await chat.conversation() is not None
 
 
@@ -432,11 +424,11 @@ async def test_inline_query_without_a_result_offers_to_open_the_bot(chat: Chat) 
 async def test_store_down_on_a_tap_says_sorry_and_keeps_the_buttons(chat: Chat) -> None:
     await chat.say("/start decline_offer")
     chat.store.down = True
-    calls = await chat.tap("I've decided to decline")
+    calls = await chat.tap("Email")
     assert method_names(calls) == ["answerCallbackQuery"]
     assert calls[0].params["text"] == chat.common["sorry_store"]
     chat.store.down = False
-    calls = await chat.tap("I've decided to decline")  # the same button still works
+    calls = await chat.tap("Email")  # the same button still works
     assert "main reason" in sent(calls)[-1]["text"]
 
 

@@ -24,7 +24,7 @@ from tests.fake_bot_api import TOKEN, FakeBotApiServer, FakeTelegram, FakeUser
 from tests.harness import SwitchableStore, wire
 
 FAST = Backoff(first=0.01, cap=0.05)
-DECIDED = "I've decided to decline"
+DECIDED = "Email"
 
 
 class CountingStore(SwitchableStore):
@@ -104,7 +104,7 @@ async def test_an_update_the_store_cannot_take_is_retried_never_skipped(catalog:
         bot.store.down = False
         await bot.wait(lambda: tap["update_id"] + 1 in bot.offsets(mark))
         conv = await bot.store.inner.load(str(bot.user.id))
-        assert conv is not None and conv.answers == {"sure": "decided"} and conv.version == 2
+        assert conv is not None and conv.answers == {"channel": "email"} and conv.version == 2
         questions = [
             c for c in bot.api.calls_since(mark, "sendMessage") if "reply_markup" in c.params
         ]
@@ -134,7 +134,7 @@ async def test_a_poller_stopped_while_the_store_is_down_leaves_the_update_for_th
     async with polling(catalog, store, api) as bot:
         await bot.wait(lambda: not api.pending and bool(api.calls_since(0, "editMessageText")))
     conv = await store.inner.load(str(bot.user.id))
-    assert conv is not None and conv.answers == {"sure": "decided"} and conv.version == 2
+    assert conv is not None and conv.answers == {"channel": "email"} and conv.version == 2
 
 
 async def test_an_update_the_library_cannot_read_is_passed_over(catalog: Catalog) -> None:

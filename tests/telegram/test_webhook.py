@@ -21,7 +21,7 @@ from tests.fake_bot_api import Call
 from tests.harness import HOOK_PATH, SECRET, running_bot
 from tests.redis_server import free_port
 
-DECIDED = "I've decided to decline"
+DECIDED = "Email"
 
 
 def texts(calls: list[Call]) -> list[str]:
@@ -65,7 +65,7 @@ async def test_the_answer_comes_only_after_the_conversation_was_saved(catalog: C
         conv = await bot.conversation()
         assert conv is not None and conv.flow == "decline_offer" and conv.version == 1
         (question,) = texts(bot.api.calls_since(0))
-        assert "how settled is your decision" in question
+        assert "How will you tell them" in question
 
 
 async def test_store_down_answers_503_apologises_once_and_the_redelivery_applies_once(
@@ -91,7 +91,7 @@ async def test_store_down_answers_503_apologises_once_and_the_redelivery_applies
         assert await bot.post(typed) == 200
         after = await bot.conversation()
         assert after is not None and before is not None
-        assert after.answers == {"sure": "decided"} and after.version == before.version + 2
+        assert after.answers == {"channel": "email"} and after.version == before.version + 2
         replies = texts(bot.api.calls_since(mark))
         assert sum("main reason" in text for text in replies) == 2  # the answer, then /help
         figures.record(
@@ -133,7 +133,7 @@ async def test_sqlite_locked_by_another_writer_answers_503_then_applies_once(
             other.close()
         assert [await bot.post(tap), await bot.post(tap)] == [200, 200]
         conv = await bot.conversation()
-        assert conv is not None and conv.version == 2 and conv.answers == {"sure": "decided"}
+        assert conv is not None and conv.version == 2 and conv.answers == {"channel": "email"}
         await bot.store.close()
 
 
@@ -148,7 +148,7 @@ async def test_duplicates_sequential_and_concurrent_are_applied_once(catalog: Ca
         assert sequential == [200] * 3 and list(concurrent) == [200] * 5
         conv = await bot.conversation()
         assert conv is not None and conv.version == 3
-        assert conv.answers == {"sure": "decided", "reason": "private"}
+        assert conv.answers == {"channel": "email", "reason": "private"}
         questions = texts(bot.api.calls_since(mark))
         assert len(questions) == 2  # one reply per update, however often it came
         figures.record(
