@@ -1,24 +1,45 @@
-"""Turn engine replies into Telegram messages: text plus an optional inline keyboard.
+"""Everything that leaves the bot for Telegram: engine replies rendered and sent, in order.
 
-Everything is sent as plain text (no parse mode), so whatever a user typed, echoed back inside
-a composed message, is shown literally and never read as markup. The composed messages travel
-alone and without a keyboard, so forwarding or copying one gives exactly the message; labels,
-advice and the action buttons follow in one separate message.
+Rendering: everything is sent as plain text (no parse mode), so whatever a user typed, echoed
+back inside a composed message, is shown literally and never read as markup. The composed
+messages travel alone and without a keyboard, so forwarding or copying one gives exactly the
+message; labels, advice and the action buttons follow in one separate message.
+
+Sending: Bot API calls go through python-telegram-bot's public `Bot.do_api_request`, with
+parameters by their Bot API names, and its answer is dropped: `Bot.send_message` and its
+siblings would turn it into a `telegram.Message`, about three quarters of a call's CPU, spent
+on an object doorajar never reads. The rate limiter, timeouts and `TelegramError`s (BadRequest,
+Forbidden, RetryAfter, ...) are exactly those of the named methods. `do_api_request` warns that
+a named method exists; that one warning is silenced below, by its message and category.
 """
 
 from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Iterable
-from dataclasses import dataclass
+import logging
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from telegram import BotCommand, InlineQueryResultArticle, InputTextMessageContent
+from telegram import Bot, BotCommand, CallbackQuery, Message
+from telegram.error import BadRequest, NetworkError, TelegramError
+from telegram.warnings import PTBUserWarning
 
 from bot.content.catalog import KEEP, CommonPhrases
 from bot.engine import fill_common
 from bot.replies import Button, MenuReply, Notice, QuestionReply, Reply, ResultReply
+
+log = logging.getLogger("doorajar.outbox")
+
+SENT_METHODS = ("sendMessage", "editMessageText", "answerCallbackQuery", "answerInlineQuery")
+"""The Bot API methods called through `do_api_request`, their answers unread."""
+warnings.filterwarnings(
+    "ignore",
+    message=rf"Please use 'Bot\.({'|'.join(SENT_METHODS)})' instead of 'Bot\.do_api_request",
+    category=PTBUserWarning,
+)
 
 MESSAGE_LIMIT = 4096
 """Longest text Telegram accepts in one message."""
@@ -27,6 +48,8 @@ CHOSEN_MARK = "✓ "
 FORGET_YES = "x:forget:yes"
 FORGET_NO = "x:forget:no"
 """Button data of the /forget confirmation; `events.decode` reads neither (no `x:` kind)."""
+SHARE_START = "from-share"
+"""Deep-link payload of inline mode's "open the bot" button (flow ids cannot contain '-')."""
 COMMANDS = ("start", "help", "back", "restart", "cancel", "forget")
 _KEEP_DATA = f":{KEEP}"
 """How the data of a Keep button (which shows a typed answer) ends."""
@@ -209,18 +232,146 @@ class Renderer:
 
     # -- inline mode ------------------------------------------------------------------------
 
-    def inline_results(self, reply: ResultReply) -> list[InlineQueryResultArticle]:
-        """One shareable article per composed message; the shared text is the message itself."""
+    def inline_results(self, reply: ResultReply) -> list[dict[str, Any]]:
+        """One shareable article per composed message (Bot API `InlineQueryResultArticle`
+        objects); the shared text is the message itself, with no parse mode."""
         articles = []
         for index, message in enumerate(reply.result.messages):
             label = self.common[f"message_label_{message.kind}"]
-            text = message.text
             articles.append(
-                InlineQueryResultArticle(
-                    id=f"{reply.flow}:{reply.wording}:{index}"[:64],
-                    title=f"{label}: {first_words(message.subject or message.body)}",
-                    description=" ".join(message.body.split())[:DESCRIPTION_CHARS],
-                    input_message_content=InputTextMessageContent(text),
-                )
+                {
+                    "type": "article",
+                    "id": f"{reply.flow}:{reply.wording}:{index}"[:64],
+                    "title": f"{label}: {first_words(message.subject or message.body)}",
+                    "description": " ".join(message.body.split())[:DESCRIPTION_CHARS],
+                    "input_message_content": {"message_text": message.text},
+                }
             )
         return articles
+
+
+# -- sending ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Say:
+    """A common phrase sent as a message of its own, with the bot's own values filled in."""
+
+    key: str
+    values: Mapping[str, str | int] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Tap:
+    """A tapped button: its callback query, which is answered exactly once."""
+
+    query: CallbackQuery
+    answered: bool = False
+
+    @property
+    def data(self) -> str:
+        """The button's data, as the client sent it."""
+        return self.query.data or ""
+
+
+class Outbox:
+    """Renders replies and sends them through one bot, in the order given."""
+
+    def __init__(self, bot: Bot, common: CommonPhrases) -> None:
+        self.bot = bot
+        self.renderer = Renderer(common)
+
+    async def _call(self, method: str, **parameters: object) -> None:
+        """Call Bot API `method` and drop its answer; parameters that are None are left out."""
+        await self.bot.do_api_request(method, api_kwargs=parameters)
+
+    async def reply(
+        self,
+        chat_id: int,
+        replies: Iterable[Reply] = (),
+        *,
+        before: Sequence[Say] = (),
+        welcome: bool = False,
+        tap: Tap | None = None,
+        show_choice: bool = False,
+    ) -> None:
+        """Answer `tap` (with `show_choice`, edit the tapped question to show the chosen
+        answer), then send the phrases `before` and the rendered replies, in order.
+
+        `welcome` puts the greeting above a menu (for /start). Everything is sent as plain
+        text: no parse mode, so nothing is read as markup.
+        """
+        if tap is not None:
+            await self.answer(tap)
+            if show_choice:
+                await self._show_choice(tap)
+        messages = [*(self._phrase(say) for say in before)]
+        messages += self.renderer.render(replies, welcome=welcome)
+        for message in messages:
+            await self._call(
+                "sendMessage", chat_id=chat_id, text=message.text, reply_markup=message.markup
+            )
+
+    def _phrase(self, say: Say) -> Outgoing:
+        if say.key == "forget_confirm":
+            return self.renderer.forget_confirmation()
+        return Outgoing(self.renderer.text(say.key, **say.values))
+
+    async def answer(self, tap: Tap, text: str | None = None) -> None:
+        """Answer the callback query once, so the client's spinner stops (`text`: a notice)."""
+        if tap.answered:
+            return
+        tap.answered = True
+        try:
+            await self._call("answerCallbackQuery", callback_query_id=tap.query.id, text=text)
+        except (BadRequest, NetworkError) as exc:  # too old, answered before, or timed out:
+            log.debug("callback query not answered: %s", exc)  # the next message matters more
+
+    async def _show_choice(self, tap: Tap) -> None:
+        """Edit the tapped message to show the chosen answer and drop its keyboard."""
+        message = tap.query.message
+        if not isinstance(message, Message) or not message.text:
+            return
+        label = ""
+        if message.reply_markup is not None:
+            for row in message.reply_markup.inline_keyboard:
+                for button in row:
+                    if button.callback_data == tap.data:
+                        label = button.text
+        if not label:  # data the message never offered: leave the message as it is
+            return
+        text = self.renderer.answered(message.text, label)
+        try:
+            await self._call(
+                "editMessageText", chat_id=message.chat.id, message_id=message.message_id, text=text
+            )
+        except (BadRequest, NetworkError) as exc:  # not modified, too old, or timed out
+            log.debug("chat=%s answer not recorded: %s", message.chat.id, exc)
+
+    async def apologise(self, chat_id: int, key: str) -> None:
+        """Send a common phrase alone (the store is down, something failed); never raises."""
+        try:
+            await self._call("sendMessage", chat_id=chat_id, text=self.renderer.common[key])
+        except TelegramError as exc:
+            log.warning("chat=%s apology not sent: %s", chat_id, exc)
+
+    async def share(self, query_id: str, result: ResultReply | None, empty_text_key: str) -> int:
+        """Answer an inline query with the result's messages as articles; with none, a button
+        that opens the bot (labelled with the phrase `empty_text_key`). How many articles."""
+        articles = self.renderer.inline_results(result) if result is not None else []
+        button = None
+        if not articles:
+            button = {"text": self.renderer.common[empty_text_key], "start_parameter": SHARE_START}
+        await self._call(
+            "answerInlineQuery",
+            inline_query_id=query_id,
+            results=articles,
+            cache_time=0,
+            is_personal=True,
+            button=button,
+        )
+        return len(articles)
+
+    async def publish_commands(self) -> None:
+        """Publish the command list shown in Telegram's menu."""
+        await self.bot.set_my_commands(self.renderer.commands())
