@@ -28,7 +28,7 @@ from bot.content.catalog import SKIP
 from bot.conversation import Conversation
 from bot.engine import Engine, Outcome
 from bot.events import Event, Start, Text, decode, encode
-from bot.telegram.render import Outgoing, Renderer
+from bot.telegram.outbox import Outgoing, Renderer
 
 WAVE = 50
 """Users whose steps are interleaved with each other."""

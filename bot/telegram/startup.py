@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import contextlib
 import functools
+import gc
 import logging
 import os
 import re
@@ -97,7 +98,16 @@ async def start(gateway: Gateway) -> None:
     """Initialise the bot (getMe) and publish its command list."""
     await gateway.bot.initialize()
     await gateway.outbox.publish_commands()
+    settle()
     log.info("bot @%s is ready", gateway.bot.username)
+
+
+def settle() -> None:
+    """Keep the garbage collector off what start-up built (the catalogue, its machines, the
+    libraries), which lives as long as the process: every full collection would walk it
+    again, and updates make collections run often."""
+    gc.collect()
+    gc.freeze()
 
 
 async def purge_forever(service: ChatService, retention_days: int) -> None:
