@@ -81,6 +81,15 @@ return 2
 """
 
 
+def resp_command(*args: str | int | float) -> bytes:
+    """A command as Redis reads it (RESP), its arguments written as redis-py writes them."""
+    parts = [b"*%d\r\n" % len(args)]
+    for arg in args:
+        data = arg.encode() if isinstance(arg, str) else repr(arg).encode()
+        parts.append(b"$%d\r\n%s\r\n" % (len(data), data))
+    return b"".join(parts)
+
+
 class RedisStore:
     """Keeps the `ConversationStore` promises on Redis."""
 
@@ -137,7 +146,7 @@ class RedisStore:
             connection.socket_timeout = None
         try:
             async with asyncio.timeout(self._timeout):
-                await connection.send_packed_command(connection.pack_command(*args))
+                await connection.send_packed_command(resp_command(*args))
                 reply = await connection.read_response()
         except ResponseError:
             self._spare.append(connection)  # an error reply: the connection is as good as before
