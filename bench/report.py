@@ -198,7 +198,8 @@ class Report:
         sections = []
         for title, tier in (
             (
-                "tier (a): in-process, canned Bot API answers (doorajar: Gateway.handle; floors: process_update)",
+                "tier (a): canned Bot API answers in-process (doorajar: Gateway.handle, "
+                "floors: process_update)",
                 self.tier_a,
             ),
             ("tier (b): Bot API over HTTP to a fake server in another process", self.tier_b),

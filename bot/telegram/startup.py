@@ -36,9 +36,8 @@ from bot.store.factory import open_store
 from bot.store.protocol import StoreUnavailable
 from bot.telegram.gateway import Gateway
 from bot.telegram.logs import configure_logging
-from bot.telegram.outbox import Outbox
+from bot.telegram.outbox import AiohttpRequest, Outbox
 from bot.telegram.polling import poll
-from bot.telegram.request import AiohttpRequest
 from bot.telegram.webhook import WebhookSettings, serve_webhook
 
 log = logging.getLogger("doorajar.telegram")

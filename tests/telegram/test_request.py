@@ -12,7 +12,7 @@ from aiohttp import web
 from telegram import Bot
 from telegram.error import BadRequest, NetworkError, TimedOut
 
-from bot.telegram.request import AiohttpRequest
+from bot.telegram.outbox import AiohttpRequest
 from tests.fake_bot_api import TOKEN, FakeBotApiServer, FakeTelegram
 
 KEYBOARD = '{"inline_keyboard":[[{"text":"Email ✉","callback_data":"c:channel:email"}]]}'
