@@ -17,9 +17,10 @@ API call (httpx, httpcore, h11 and anyio layers); aiohttp's HTTP/1.1 client does
 for about half that, and a bot makes two or three calls per update. It keeps `HTTPXRequest`'s
 contract: the same form-encoded (or multipart, for files) bodies, the same default timeouts,
 `TimedOut` for a timeout and `NetworkError` for any other failure to get an answer; PTB itself
-turns the status and body into results or `TelegramError`s. A proxy set in the environment (HTTPS_PROXY,
-NO_PROXY, ...) is used as httpx would; it is looked up once per Bot API server rather than on
-every request, which is what aiohttp's own `trust_env` does (in a thread, each time).
+turns the status and body into results or `TelegramError`s. A proxy set in the environment
+(HTTPS_PROXY, NO_PROXY, ...) is used as httpx would; it is looked up once per Bot API server
+rather than on every request, which is what aiohttp's own `trust_env` does (in a thread, each
+time).
 """
 
 from __future__ import annotations
