@@ -120,8 +120,10 @@ class ChatTurn:
         service = self.service
         chat_id = self.chat_id
 
+        load = service.store.load if update_id is None else service.load_to_change
+
         async def attempt() -> Step | None:
-            conv = await service.store.load(chat_id) or Conversation(chat_id=chat_id)
+            conv = await load(chat_id) or Conversation(chat_id=chat_id)
             if event is None:
                 outcome = Outcome(conv, service.engine.current(conv), changed=False)
             else:
@@ -158,6 +160,13 @@ class ChatService:
     _locks: weakref.WeakValueDictionary[str, asyncio.Lock] = field(
         default_factory=weakref.WeakValueDictionary, init=False, repr=False
     )
+
+    def __post_init__(self) -> None:
+        # A store may offer its own recent copy of what it last saved (Redis does, saving a
+        # round trip): fine for a change, which `save` checks, never for reading alone.
+        self.load_to_change: Callable[[str], Awaitable[Conversation | None]] = getattr(
+            self.store, "load_to_change", self.store.load
+        )
 
     def turn(self, chat_id: str) -> ChatTurn:
         """The chat's turn, to be entered with `async with` (one at a time per chat)."""

@@ -25,8 +25,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import redis.asyncio as redis
@@ -49,16 +50,21 @@ from bot.store.protocol import DUPLICATE, SEEN_KEEP_SECONDS, SaveResult, StoreUn
 
 PURGE_BATCH = 500
 """Idle chats looked at per round trip while purging."""
+KEPT_COPIES = 4096
+KEEP_COPY_SECONDS = 60.0
+"""A worker keeps its last saved copy of up to `KEPT_COPIES` chats, each for a minute at most:
+long enough for a user tapping through questions, short enough that little stays in memory."""
 _TRANSIENT_REPLIES = (ReadOnlyError, OutOfMemoryError, TryAgainError, MasterDownError)
 """Error replies that pass (a fail-over, a full memory); other error replies are bugs."""
 
 # KEYS: conv, seen, idle. ARGV: expected version, new version, JSON, now, chat id,
-# update id ('' for none), oldest id time to keep, seconds to keep the ids.
-# Returns 1 saved, 0 lost the compare-and-set, -1 duplicate update id.
+# update id ('' for none), oldest id time to keep, seconds to keep the ids, expected save
+# time ('' for any). Returns 1 saved, 0 lost the compare-and-set, -1 duplicate update id.
 _SAVE = """
 if ARGV[6] ~= '' and redis.call('ZSCORE', KEYS[2], ARGV[6]) then return -1 end
-local current = redis.call('HGET', KEYS[1], 'v')
-if (current or '0') ~= ARGV[1] then return 0 end
+local current = redis.call('HMGET', KEYS[1], 'v', 'u')
+if (current[1] or '0') ~= ARGV[1] then return 0 end
+if ARGV[9] ~= '' and current[2] ~= ARGV[9] then return 0 end
 redis.call('HSET', KEYS[1], 'v', ARGV[2], 'd', ARGV[3], 'u', ARGV[4])
 redis.call('ZADD', KEYS[3], ARGV[4], ARGV[5])
 if ARGV[6] ~= '' then
@@ -90,6 +96,17 @@ def resp_command(*args: str | int | float) -> bytes:
     return b"".join(parts)
 
 
+@dataclass(frozen=True, slots=True)
+class _Copy:
+    """A worker's copy of its last save of a chat, kept until `until` (time.monotonic)."""
+
+    until: float
+    version: int
+    saved_at: str
+    """The save's time as stored (the `u` field), which only that save has."""
+    json: str
+
+
 class RedisStore:
     """Keeps the `ConversationStore` promises on Redis."""
 
@@ -99,6 +116,7 @@ class RedisStore:
         self._save_sha = hashlib.sha1(_SAVE.encode()).hexdigest()
         self._purge_one = client.register_script(_PURGE_ONE)
         self._spare: list[AbstractConnection] = []
+        self._copies: OrderedDict[str, _Copy] = OrderedDict()
         self._timeout: float | None = client.connection_pool.connection_kwargs.get("socket_timeout")
 
     @classmethod
@@ -168,23 +186,52 @@ class RedisStore:
         data = await self._call(self._command("HGET", self._key(chat_id, "conv"), "d"))
         return Conversation.from_json(data) if data else None
 
+    async def load_to_change(self, chat_id: str) -> Conversation | None:
+        """The conversation to change and `save`: this worker's copy of its own last save,
+        when it has a recent one (no round trip), else `load`.
+
+        Another worker may have saved since. Then `save` refuses the change, since it compares
+        the time of the last save as well as the version (which alone would let a chat that
+        was forgotten and built up again to the same version pass), and the caller loads
+        again, as after any lost compare-and-set.
+        """
+        copy = self._copies.get(chat_id)
+        if copy is not None and copy.until > time.monotonic():
+            return Conversation.from_json(copy.json)
+        return await self.load(chat_id)
+
+    def _keep_copy(self, saved: Conversation, json: str) -> None:
+        copies = self._copies
+        copies[saved.chat_id] = _Copy(
+            time.monotonic() + KEEP_COPY_SECONDS, saved.version, repr(saved.updated_at), json
+        )
+        if len(copies) > KEPT_COPIES:
+            copies.popitem(last=False)
+
     async def save(self, conv: Conversation, update_id: int | None = None) -> SaveResult:
+        copy = self._copies.pop(conv.chat_id, None)
+        expected_save = copy.saved_at if copy is not None and copy.version == conv.version else ""
         saved = replace(conv, version=conv.version + 1, updated_at=time.time())
+        json = saved.to_json()
         keys = [self._key(conv.chat_id, "conv"), self._key(conv.chat_id, "seen"), self._idle]
         args: list[str | int | float] = [
             conv.version,
             saved.version,
-            saved.to_json(),
+            json,
             repr(saved.updated_at),
             conv.chat_id,
             "" if update_id is None else update_id,
             repr(saved.updated_at - SEEN_KEEP_SECONDS),
             SEEN_KEEP_SECONDS,
+            expected_save,
         ]
         written = await self._call(self._run_save(keys, args))
         if written == -1:
             return DUPLICATE
-        return saved if written == 1 else None
+        if written != 1:
+            return None
+        self._keep_copy(saved, json)
+        return saved
 
     async def _run_save(self, keys: list[str], args: list[str | int | float]) -> Any:
         """The save script by its digest; by its text when the server does not have it yet."""
@@ -198,12 +245,14 @@ class RedisStore:
         return score is not None
 
     async def forget(self, chat_id: str) -> None:
+        self._copies.pop(chat_id, None)
         pipe = self._redis.pipeline(transaction=True)
         pipe.delete(self._key(chat_id, "conv"), self._key(chat_id, "seen"))
         pipe.zrem(self._idle, chat_id)
         await self._call(pipe.execute())
 
     async def purge(self, idle_seconds: float) -> int:
+        self._copies.clear()
         cutoff = time.time() - idle_seconds
         removed = 0
         while True:
@@ -222,5 +271,6 @@ class RedisStore:
                 return removed
 
     async def close(self) -> None:
+        self._copies.clear()
         await self._drop_spare()
         await self._redis.aclose()
