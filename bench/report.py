@@ -117,7 +117,7 @@ class Report:
             Target(
                 "tier (a), Redis: doorajar / ConversationHandler",
                 self._ratio(self.tier_a, "doorajar-redis", "conversation"),
-                2.0,
+                1.0,
                 "x",
             ),
         ]
@@ -198,7 +198,8 @@ class Report:
         sections = []
         for title, tier in (
             (
-                "tier (a): Application.process_update, canned Bot API answers in-process",
+                "tier (a): canned Bot API answers in-process (doorajar: Gateway.handle, "
+                "floors: process_update)",
                 self.tier_a,
             ),
             ("tier (b): Bot API over HTTP to a fake server in another process", self.tier_b),

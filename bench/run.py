@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from bench.common import TOKEN
 from bench.report import Report
 from bench.traffic import TrafficSet, write_openings, write_traffic
 from bot.content.loader import load_catalog
@@ -178,9 +179,9 @@ def redis_server(folder: Path) -> Iterator[str | None]:
 
 @contextmanager
 def fake_bot_api() -> Iterator[str]:
-    """The lean fake Bot API server in its own process; yields the base URL."""
+    """The shared fake Bot API, canned, in its own process; yields the base URL."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "bench.fakeapi"],
+        [sys.executable, "-m", "tests.fake_bot_api", "--canned", "--token", TOKEN],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,

@@ -28,7 +28,7 @@ from bot.content.loader import load_catalog
 from bot.conversation import Conversation
 from bot.engine import Engine
 from bot.store.sqlite import SqliteStore
-from bot.telegram.render import Renderer
+from bot.telegram.outbox import Renderer
 
 SAMPLES = 64
 """Different finished conversations to copy from."""

@@ -22,13 +22,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.common import BOT_USER, FLOW
+from bench.common import FLOW
 from bot.check.walk import sample_text
 from bot.content.catalog import SKIP
 from bot.conversation import Conversation
 from bot.engine import Engine, Outcome
 from bot.events import Event, Start, Text, decode, encode
-from bot.telegram.render import Outgoing, Renderer
+from bot.telegram.outbox import Outgoing, Renderer
+from tests.fake_bot_api import BOT_USER
 
 WAVE = 50
 """Users whose steps are interleaved with each other."""

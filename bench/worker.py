@@ -13,8 +13,10 @@ Between rounds the process waits on stdin and spends no CPU, so the runner can i
 rounds of several bots and share out whatever else the machine is doing.
 
 Per update, CPU time (`time.process_time`, the whole process) and wall time are taken around
-`Update.de_json(data, bot)` plus `Application.process_update(update)`; reading the file and
-`json.loads` of its line stand in for the network and are left out.
+what a receiver does with an update's JSON: `Update.de_json(data, bot)`, then for doorajar
+`Gateway.handle(update)` (as its webhook and poller do) and for the floors
+`Application.process_update(update)`. Reading the file and `json.loads` of its line stand in
+for the network and are left out.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from telegram import Update
+from telegram import Bot, Update
 
 from bench.common import TOKEN, NullRequest, current_rss_kb, peak_rss_kb
 from bench.floors import App, conversation_application, echo_application
@@ -55,9 +57,13 @@ class _ErrorCount(logging.Handler):
 
 @dataclass
 class BotUnderTest:
-    """The application, its request layer (tier a) and how to check its work afterwards."""
+    """A bot: what parses and handles its updates, its request layer (tier a), how to start
+    and stop it, and how to check its work afterwards."""
 
-    app: App
+    bot: Bot
+    handle: Callable[[Update], Awaitable[object]]
+    start: Callable[[], Awaitable[object]]
+    stop: Callable[[], Awaitable[object]]
     request: NullRequest | None
     check: Check | None = None
     chats: set[int] = field(default_factory=set)
@@ -65,8 +71,8 @@ class BotUnderTest:
 
     async def round(self, path: str, limit: int | None, count: bool) -> dict[str, Any]:
         """Feed up to `limit` updates of one traffic file; CPU microseconds per update."""
-        bot = self.app.bot
-        process_update = self.app.process_update
+        bot = self.bot
+        handle = self.handle
         cpu = 0.0
         done = 0
         with Path(path).open() as lines:
@@ -77,7 +83,7 @@ class BotUnderTest:
                 wall_start = time.perf_counter()
                 cpu_start = time.process_time()
                 update = Update.de_json(data, bot)
-                await process_update(update)
+                await handle(update)
                 cpu_end = time.process_time()
                 wall_end = time.perf_counter()
                 cpu += cpu_end - cpu_start
@@ -101,7 +107,7 @@ class BotUnderTest:
             result["calls"] = dict(self.request.calls)
         if self.check is not None:
             result.update(await self.check(self.chats))
-        await self.app.shutdown()
+        await self.stop()
         return result
 
 
@@ -118,14 +124,18 @@ def _doorajar(spec: dict[str, Any], request: NullRequest | None) -> BotUnderTest
     from bot.engine import Engine
     from bot.service import ChatService
     from bot.store.factory import open_store
-    from bot.telegram.gateway import build_application
+    from bot.telegram.startup import build_gateway, settle
 
     store = open_store(spec["store"])
     service = ChatService(Engine(load_catalog()), store)
     # Production's rate limiter, its limit lifted: its code runs on every call, never waits.
-    app = build_application(
+    gateway = build_gateway(
         service, token=TOKEN, base_url=spec.get("base_url"), request=request, max_rate=1e9
     )
+
+    async def stop() -> None:
+        await gateway.bot.shutdown()
+        await service.close()
 
     async def check(chats: set[int]) -> dict[str, Any]:
         finished = 0
@@ -134,12 +144,20 @@ def _doorajar(spec: dict[str, Any], request: NullRequest | None) -> BotUnderTest
             finished += conv is not None and conv.state == "done"
         return {"finished": finished, "chats": len(chats)}
 
-    return BotUnderTest(app, request, check)
+    async def start() -> None:  # `startup.start` less setMyCommands, which the floors skip
+        await gateway.bot.initialize()
+        settle()
+
+    return BotUnderTest(gateway.bot, gateway.handle, start, stop, request, check)
+
+
+def _application(app: App, request: NullRequest | None, check: Check | None = None) -> BotUnderTest:
+    return BotUnderTest(app.bot, app.process_update, app.initialize, app.shutdown, request, check)
 
 
 def _floor(spec: dict[str, Any], request: NullRequest | None) -> BotUnderTest:
     if spec["bot"] == "echo":
-        return BotUnderTest(echo_application(request, spec.get("base_url")), request)
+        return _application(echo_application(request, spec.get("base_url")), request)
     from bot.content.loader import load_catalog
 
     app = conversation_application(load_catalog(), request, spec.get("base_url"))
@@ -149,14 +167,14 @@ def _floor(spec: dict[str, Any], request: NullRequest | None) -> BotUnderTest:
         still_open = len(getattr(handler, "_conversations", {}))
         return {"finished": len(chats) - still_open, "chats": len(chats)}
 
-    return BotUnderTest(app, request, check)
+    return _application(app, request, check)
 
 
 async def start(spec: dict[str, Any]) -> BotUnderTest:
     """Build and initialise the bot the spec names."""
     request = NullRequest() if spec["tier"] == "a" else None
     bot = _doorajar(spec, request) if spec["bot"] == "doorajar" else _floor(spec, request)
-    await bot.app.initialize()
+    await bot.start()
     return bot
 
 

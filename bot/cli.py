@@ -130,7 +130,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     catalog = _load()
     if catalog is None:
         return 1
-    from bot.telegram.gateway import run_bot
+    from bot.telegram.startup import run_bot
 
     code: int = run_bot(catalog, args)
     return code

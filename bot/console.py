@@ -14,12 +14,13 @@ from bot.content.catalog import KEEP, SKIP, CommonPhrases
 from bot.engine import fill_common
 from bot.events import Back, Event, Restart, Start, Text, decode
 from bot.replies import Button, MenuReply, Notice, QuestionReply, Reply, ResultReply
-from bot.service import ChatService
+from bot.service import ChatService, Step
 
 RULE = "─" * 60
 PHRASE_KEYS = (
     "welcome",
     "wording_label",
+    "sorry_store",
     "message_label_email",
     "message_label_linkedin",
     "message_label_messenger",
@@ -61,6 +62,13 @@ class ConsoleChat:
                     self._question(reply)
                 case ResultReply():
                     self._result(reply)
+
+    def step(self, step: Step) -> None:
+        """Show what one step replied, or that the store could not take it."""
+        if step.outcome is None:
+            self.say(f"! {self.common['sorry_store']}")
+            return
+        self.show(step.outcome.replies)
 
     def _buttons(self, rows: tuple[tuple[Button, ...], ...]) -> None:
         for row in rows:
@@ -131,8 +139,7 @@ class ConsoleChat:
             "Type a number to choose (or the option's name); 'skip', 'back', 'restart', "
             "'menu' or 'quit' at any time."
         )
-        conv = await self.service.current(self.chat_id)
-        self.show(self.service.engine.current(conv))
+        self.step(await self.service.apply(self.chat_id, None))
         while True:
             self.out.write("> ")
             self.out.flush()
@@ -144,8 +151,7 @@ class ConsoleChat:
             if event is None:
                 self.say("Bye. Nothing was sent anywhere.")
                 return 0
-            outcome = await self.service.apply(self.chat_id, event)
-            self.show(outcome.replies)
+            self.step(await self.service.apply(self.chat_id, event))
 
 
 async def run_console(service: ChatService) -> int:

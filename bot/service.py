@@ -1,99 +1,238 @@
-"""Apply events to stored conversations: load, decide, compare-and-set save, retry on conflict.
+"""The chat service: the one place that pairs the engine with a store, for every front end.
 
-Front ends (Telegram, the console, tests) call `ChatService.apply`; it is the only place that
-pairs the engine with a store.
+A front end (Telegram's gateway, the console, tests) takes a chat's turn and applies events in
+it; what became of each is a value, `Step`, whose `Handled` says whether the update was
+applied, was applied before, must be delivered again, or was not for the bot at all:
 
-Exactly once: a Telegram update carries an id, and `apply(..., update_id=...)` saves the new
+    async with service.turn(chat_id) as turn:
+        step = await turn.apply(event, update_id)
+        ...send step.outcome's replies, still in the turn...
+
+One lock per chat: a turn holds it, so a chat's updates are applied, and their replies sent,
+one at a time and in order within this process. Across processes the store's compare-and-set
+does the same job (`ConversationStore.save`).
+
+One retry loop (`_until_done`): a compare-and-set lost to another worker is tried again at
+once, up to `SAVE_ATTEMPTS` times; a store that is unavailable is tried again after each of
+`retry_delays`. When either runs out nothing was saved and the step is `Handled.RETRY`: the
+receiver has Telegram deliver the update again.
+
+Exactly once: a Telegram update carries an id, and `apply(..., update_id)` saves the new
 conversation and records that id in one atomic store write. An update delivered again (after a
-crash, a timeout, or to a second worker) finds its id recorded and raises `AlreadyApplied`
-without changing anything; an update that could not be saved (store unavailable) left nothing
-behind, so delivering it again applies it. Updates that change nothing (a refused answer,
-/help, a sticker) are recorded the same way, by saving the unchanged conversation.
+crash, a timeout, or to a second worker) finds its id recorded: `Handled.ALREADY_APPLIED`, and
+nothing changes. Updates that change nothing (a refused answer, /help, a sticker) are recorded
+the same way, by saving the unchanged conversation.
+
+The service also owns what else front ends need from the store: forgetting a chat, purging
+idle ones, and the latest result (for sharing), so no front end touches the store.
 """
 
 from __future__ import annotations
 
 import asyncio
+import enum
+import logging
 import weakref
-from dataclasses import dataclass, replace
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field, replace
+from types import TracebackType
+from typing import TypeVar
 
 from bot.conversation import Conversation
 from bot.engine import Engine, Outcome
 from bot.events import Event
-from bot.store.protocol import DUPLICATE, ConversationStore
+from bot.replies import ResultReply
+from bot.store.protocol import DUPLICATE, ConversationStore, StoreUnavailable
 
+log = logging.getLogger("doorajar.service")
+
+T = TypeVar("T")
 SAVE_ATTEMPTS = 8
+"""Compare-and-set attempts before giving up on a chat other workers keep changing."""
+STORE_RETRY_DELAYS = (0.2, 0.6)
+"""Seconds to wait before trying an unavailable store again, before giving up."""
 
 
-class SaveConflict(Exception):
-    """Another worker kept changing the conversation; the event was not applied."""
+class Handled(enum.Enum):
+    """What became of one update: the value every receiver reads."""
+
+    APPLIED = "applied"
+    """Saved (or nothing to save) and answered."""
+    ALREADY_APPLIED = "already applied"
+    """A redelivery: this update id was applied before; nothing changed."""
+    RETRY = "retry"
+    """Nothing was saved (the store was unavailable, or other workers won every attempt)."""
+    IGNORED = "ignored"
+    """Not for the bot: a group chat, an edited message, an unreadable update."""
+    FAILED = "failed"
+    """An unexpected error, logged and apologised for; delivering it again would fail again."""
+
+    @property
+    def acknowledged(self) -> bool:
+        """Whether Telegram may forget the update (a 2xx answer, a poll offset past it)."""
+        return self is not Handled.RETRY
 
 
-class AlreadyApplied(Exception):
-    """This update id was applied before (a redelivery); nothing was changed."""
+@dataclass(frozen=True, slots=True)
+class Step:
+    """What became of one event; `outcome` is set when it was applied."""
+
+    handled: Handled
+    outcome: Outcome | None = None
 
 
-class ChatLocks:
-    """One asyncio lock per chat, kept only while someone holds or awaits it."""
+_RETRY = Step(Handled.RETRY)
+_ALREADY = Step(Handled.ALREADY_APPLIED)
 
-    def __init__(self) -> None:
-        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
-    def __call__(self, chat_id: str) -> asyncio.Lock:
-        """The chat's lock."""
-        lock = self._locks.get(chat_id)
-        if lock is None:
-            lock = asyncio.Lock()
-            self._locks[chat_id] = lock
-        return lock
+class ChatTurn:
+    """A chat's turn: its lock, held from `async with` to the end of the block.
+
+    Everything done inside (applying, forgetting, and the front end sending the replies)
+    happens before the chat's next update is looked at in this process.
+    """
+
+    __slots__ = ("_lock", "chat_id", "service")
+
+    def __init__(self, service: ChatService, chat_id: str, lock: asyncio.Lock) -> None:
+        self.service = service
+        self.chat_id = chat_id
+        self._lock = lock
+
+    async def __aenter__(self) -> ChatTurn:
+        await self._lock.acquire()
+        return self
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self._lock.release()
+
+    async def apply(self, event: Event | None, update_id: int | None = None) -> Step:
+        """Apply `event` (None: nothing happens, show where the chat stands) and save.
+
+        With `update_id` the update is recorded, and applied at most once, even when its
+        outcome changes nothing. Without it a step that changes nothing saves nothing.
+        """
+        service = self.service
+        chat_id = self.chat_id
+
+        load = service.store.load if update_id is None else service.load_to_change
+
+        async def attempt() -> Step | None:
+            conv = await load(chat_id) or Conversation(chat_id=chat_id)
+            if event is None:
+                outcome = Outcome(conv, service.engine.current(conv), changed=False)
+            else:
+                outcome = service.engine.handle(conv, event)
+            if update_id is None and not outcome.changed:
+                return Step(Handled.APPLIED, outcome)
+            saved = await service.store.save(outcome.conversation, update_id)
+            if saved is DUPLICATE:
+                return _ALREADY
+            if saved is None:
+                return None  # another worker saved first: load again
+            return Step(Handled.APPLIED, replace(outcome, conversation=saved))
+
+        return await service._until_done(chat_id, attempt, _RETRY)
+
+    async def forget(self) -> Handled:
+        """Delete everything kept for the chat: its conversation and its recorded update ids."""
+
+        async def attempt() -> Handled:
+            await self.service.store.forget(self.chat_id)
+            log.debug("a chat was forgotten")  # never which one: who used /forget is private
+            return Handled.APPLIED
+
+        return await self.service._until_done(self.chat_id, attempt, Handled.RETRY)
 
 
 @dataclass
 class ChatService:
-    """Runs events for chats; one event per chat at a time within this process."""
+    """Runs events for chats against one engine and one store."""
 
     engine: Engine
     store: ConversationStore
+    retry_delays: Sequence[float] = STORE_RETRY_DELAYS
+    _locks: weakref.WeakValueDictionary[str, asyncio.Lock] = field(
+        default_factory=weakref.WeakValueDictionary, init=False, repr=False
+    )
 
     def __post_init__(self) -> None:
-        self._lock = ChatLocks()
+        # A store may offer its own recent copy of what it last saved (Redis does, saving a
+        # round trip): fine for a change, which `save` checks, never for reading alone.
+        self.load_to_change: Callable[[str], Awaitable[Conversation | None]] = getattr(
+            self.store, "load_to_change", self.store.load
+        )
 
-    async def current(self, chat_id: str) -> Conversation:
-        """The stored conversation, or a new one at the main menu."""
-        return await self.store.load(chat_id) or Conversation(chat_id=chat_id)
+    def turn(self, chat_id: str) -> ChatTurn:
+        """The chat's turn, to be entered with `async with` (one at a time per chat)."""
+        lock = self._locks.get(chat_id)
+        if lock is None:
+            lock = self._locks[chat_id] = asyncio.Lock()
+        return ChatTurn(self, chat_id, lock)
 
-    async def apply(self, chat_id: str, event: Event, update_id: int | None = None) -> Outcome:
-        """Apply `event`, save the result durably, and return what to show.
+    async def apply(self, chat_id: str, event: Event | None, update_id: int | None = None) -> Step:
+        """`ChatTurn.apply` in a turn of its own, for front ends that send nothing after it."""
+        async with self.turn(chat_id) as turn:
+            return await turn.apply(event, update_id)
 
-        With `update_id` the update is applied at most once, even when its outcome changes
-        nothing. Raises `AlreadyApplied` for an update id applied before, `StoreUnavailable`
-        when the store is down (nothing is half-written) and `SaveConflict` when other workers
-        won every attempt.
+    async def latest_result(self, chat_id: str) -> tuple[Handled, ResultReply | None]:
+        """The chat's result, composed again from its conversation, if it stands at one.
+
+        `Handled.RETRY` (and no result) when the store is unavailable.
         """
-        async with self._lock(chat_id):
-            for _ in range(SAVE_ATTEMPTS):
-                conv = await self.current(chat_id)
-                outcome = self.engine.handle(conv, event)
-                if not outcome.changed and update_id is None:
-                    return outcome
-                saved = await self.store.save(outcome.conversation, update_id)
-                if saved is DUPLICATE:
-                    raise AlreadyApplied(chat_id)
-                if saved is not None:
-                    return replace(outcome, conversation=saved)
-            raise SaveConflict(chat_id)
 
-    async def record(self, chat_id: str, update_id: int) -> Conversation:
-        """Record an update that changes nothing (/help, a sticker) and return the conversation.
+        async def attempt() -> tuple[Handled, ResultReply | None]:
+            conv = await self.store.load(chat_id)
+            if conv is not None:
+                for reply in self.engine.current(conv):
+                    if isinstance(reply, ResultReply):
+                        return Handled.APPLIED, reply
+            return Handled.APPLIED, None
 
-        Saving the conversation unchanged, with the update id, makes a second delivery raise
-        `AlreadyApplied`, like `apply`; it raises the same errors.
+        return await self._until_done(chat_id, attempt, (Handled.RETRY, None))
+
+    async def purge(self, idle_seconds: float) -> int | None:
+        """Forget every chat idle longer than `idle_seconds`; how many (None: store down)."""
+        try:
+            return await self.store.purge(idle_seconds)
+        except StoreUnavailable as exc:
+            log.warning("purge skipped, store unavailable: %s", exc)
+            return None
+
+    async def close(self) -> None:
+        """Release the store's connections."""
+        await self.store.close()
+
+    async def _until_done(
+        self, chat_id: str, attempt: Callable[[], Awaitable[T | None]], gave_up: T
+    ) -> T:
+        """The retry loop: `attempt` until it returns a value; `gave_up` when it never did.
+
+        None from `attempt` is a lost compare-and-set (tried again at once, `SAVE_ATTEMPTS`
+        times in all); `StoreUnavailable` is tried again after each of `retry_delays`.
         """
-        async with self._lock(chat_id):
-            for _ in range(SAVE_ATTEMPTS):
-                saved = await self.store.save(await self.current(chat_id), update_id)
-                if saved is DUPLICATE:
-                    raise AlreadyApplied(chat_id)
-                if saved is not None:
-                    return saved
-            raise SaveConflict(chat_id)
+        conflicts = 0
+        outages = 0
+        while True:
+            try:
+                done = await attempt()
+            except StoreUnavailable as exc:
+                if outages == len(self.retry_delays):
+                    log.warning("chat=%s not saved, store unavailable: %s", chat_id, exc)
+                    return gave_up
+                delay = self.retry_delays[outages]
+                outages += 1
+                log.warning("store unavailable; trying again in %.1f s", delay)
+                await asyncio.sleep(delay)
+                continue
+            if done is not None:
+                return done
+            conflicts += 1
+            if conflicts == SAVE_ATTEMPTS:
+                log.warning("chat=%s not saved: other workers won %d times", chat_id, conflicts)
+                return gave_up

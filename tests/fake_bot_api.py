@@ -1,12 +1,17 @@
-"""A small fake of the Telegram Bot API, and a fake user who chats with the bot through it.
+"""The one fake of the Telegram Bot API, for the tests and the benchmark, and a fake user who
+chats with the bot through it.
 
 `FakeTelegram` answers Bot API methods the way Telegram does (a `{"ok": ..., "result": ...}`
 body, realistic `Message` dicts, 400 errors for what Telegram refuses) and remembers every call
-and every message in every chat, including edits. It is served two ways:
+and every message in every chat, including edits. `CannedTelegram` answers every method with
+the same canned body and remembers nothing, for the benchmark's thousands of calls. Either is
+served two ways:
 
-* `RecordingRequest`, a `telegram.request.BaseRequest` for in-process tests;
-* `FakeBotApiServer`, a stdlib HTTP server on 127.0.0.1 for tests that run `doorajar run` as a
-  subprocess (pointed at it with TELEGRAM_API_BASE_URL), with long-polling `getUpdates`.
+* `RecordingRequest`, a `telegram.request.BaseRequest` for in-process bots;
+* `FakeBotApiServer`, a stdlib HTTP/1.1 server on 127.0.0.1 for bots that talk HTTP (pointed at
+  it with TELEGRAM_API_BASE_URL), with long-polling `getUpdates`. `python -m tests.fake_bot_api
+  --canned --token T` runs one in a process of its own: it prints its port, then serves until
+  its stdin closes (the benchmark's tier (b), so that the server's CPU is not the bot's).
 
 `FakeUser` writes the updates a Telegram client would send: text, commands, stickers, button
 taps (found by the button's label) and inline queries.
@@ -14,6 +19,7 @@ taps (found by the button's label) and inline queries.
 
 from __future__ import annotations
 
+import argparse
 import itertools
 import json
 import re
@@ -23,7 +29,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, ClassVar, Protocol
 from urllib.parse import parse_qsl
 
 from telegram._utils.defaultvalue import DEFAULT_NONE
@@ -155,6 +161,13 @@ class FakeTelegram:
         self._chats.setdefault(chat_id, []).append(message)
 
     # -- the API ----------------------------------------------------------------------------
+
+    reads_parameters = True
+
+    def handle_bytes(self, method: str, params: dict[str, Any]) -> tuple[int, bytes]:
+        """`handle`, with the body as JSON bytes (what the HTTP server sends)."""
+        status, body = self.handle(method, params)
+        return status, json.dumps(body).encode()
 
     def handle(self, method: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         """Answer one Bot API call: HTTP status and JSON body."""
@@ -308,6 +321,64 @@ class FakeTelegram:
         return True
 
 
+# -- canned answers (the benchmark) ------------------------------------------------------------
+
+# What Telegram answers to sendMessage and editMessageText: the message as sent. One typical
+# question (text, five rows of buttons) stands for all of them, so every bot parses the same.
+SENT_MESSAGE: dict[str, Any] = {
+    "message_id": 4242,
+    "from": BOT_USER,
+    "chat": {"id": 10_000_001, "first_name": "Ada", "type": "private"},
+    "date": 1_767_225_600,
+    "text": "How will you send it?\n\nPick the channel you'll use; the wording fits it.",
+    "reply_markup": {
+        "inline_keyboard": [
+            [{"text": "Email", "callback_data": "c:channel:email"}],
+            [{"text": "LinkedIn message", "callback_data": "c:channel:linkedin"}],
+            [{"text": "Text or chat message", "callback_data": "c:channel:messenger"}],
+            [{"text": "Phone call", "callback_data": "c:channel:phone"}],
+            [
+                {"text": "« Back", "callback_data": "b"},
+                {"text": "Start over", "callback_data": "r"},
+            ],
+        ]
+    },
+}
+
+
+def _ok(result: object) -> bytes:
+    return json.dumps({"ok": True, "result": result}, separators=(",", ":")).encode()
+
+
+class CannedTelegram:
+    """The Bot API reduced to one canned answer per method: no state, no checks."""
+
+    reads_parameters = False
+    """The server need not decode the parameters: the answer never depends on them."""
+    ANSWERS: ClassVar[dict[str, bytes]] = {
+        "getme": _ok(BOT_USER),
+        "sendmessage": _ok(SENT_MESSAGE),
+        "editmessagetext": _ok({**SENT_MESSAGE, "edit_date": 1_767_225_601}),
+        "answercallbackquery": _ok(True),
+        "answerinlinequery": _ok(True),
+        "setmycommands": _ok(True),
+        "deletewebhook": _ok(True),
+    }
+    NOT_FOUND = json.dumps({"ok": False, "error_code": 404, "description": "Not Found"}).encode()
+
+    def __init__(self, token: str = TOKEN) -> None:
+        self.token = token
+
+    def answer(self, method: str) -> tuple[int, bytes]:
+        """HTTP status and body for `method` (case-insensitive, as on Telegram)."""
+        body = self.ANSWERS.get(method.lower())
+        return (200, body) if body is not None else (404, self.NOT_FOUND)
+
+    def handle_bytes(self, method: str, params: dict[str, Any]) -> tuple[int, bytes]:
+        """`answer`, in the server's terms."""
+        return self.answer(method)
+
+
 def private_chat(chat_id: int) -> dict[str, Any]:
     """The chat object of a private chat with the fake user."""
     return {"id": chat_id, "type": "private", "first_name": "Ada"}
@@ -359,8 +430,19 @@ class RecordingRequest(BaseRequest):
         return status, json.dumps(body).encode()
 
 
+class BotApi(Protocol):
+    """What `FakeBotApiServer` serves: `FakeTelegram` or `CannedTelegram`."""
+
+    token: str
+    reads_parameters: bool
+
+    def handle_bytes(self, method: str, params: dict[str, Any]) -> tuple[int, bytes]: ...
+
+
 class _Handler(BaseHTTPRequestHandler):
     server: FakeBotApiServer
+    protocol_version = "HTTP/1.1"  # keep-alive, as Telegram's servers
+    disable_nagle_algorithm = True  # headers and body go in two writes: no 40 ms stall
 
     def do_POST(self) -> None:
         self._serve()
@@ -371,26 +453,31 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self) -> None:
         api = self.server.api
         path, _, query = self.path.partition("?")
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length).decode() if length else ""
         match = re.fullmatch(r"/bot([^/]+)/(\w+)", path)
         if match is None:
             return self._reply(404, {"ok": False, "error_code": 404, "description": "Not Found"})
         if match.group(1) != api.token:
             return self._reply(401, {"ok": False, "error_code": 401, "description": "Unauthorized"})
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length).decode() if length else ""
-        if self.headers.get("Content-Type", "").startswith("application/json"):
-            raw = json.loads(body or "{}")
-            pairs = [(k, v if isinstance(v, str) else json.dumps(v)) for k, v in raw.items()]
-        else:
-            pairs = parse_qsl(query) + parse_qsl(body)
-        status, answer = api.handle(match.group(2), decode_params(pairs))
+        params: dict[str, Any] = {}
+        if api.reads_parameters:
+            if self.headers.get("Content-Type", "").startswith("application/json"):
+                raw = json.loads(body or "{}")
+                pairs = [(k, v if isinstance(v, str) else json.dumps(v)) for k, v in raw.items()]
+            else:
+                pairs = parse_qsl(query) + parse_qsl(body)
+            params = decode_params(pairs)
+        status, answer = api.handle_bytes(match.group(2), params)
         if status == TIMEOUT:  # hang up without an answer
             self.close_connection = True
             return None
-        self._reply(status, answer)
+        self._send(status, answer)
 
     def _reply(self, status: int, body: dict[str, Any]) -> None:
-        data = json.dumps(body).encode()
+        self._send(status, json.dumps(body).encode())
+
+    def _send(self, status: int, data: bytes) -> None:
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
@@ -406,7 +493,7 @@ class FakeBotApiServer(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, api: FakeTelegram) -> None:
+    def __init__(self, api: BotApi) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.api = api
         self._thread = threading.Thread(target=self.serve_forever, daemon=True)
@@ -510,3 +597,20 @@ class FakeUser:
             "offset": "",
         }
         return {"update_id": self.api.next_update_id(), "inline_query": query}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Serve a fake Bot API in this process until stdin closes; print the port first."""
+    parser = argparse.ArgumentParser(prog="python -m tests.fake_bot_api")
+    parser.add_argument("--canned", action="store_true", help="canned answers, no state")
+    parser.add_argument("--token", default=TOKEN, help="the bot token to accept")
+    options = parser.parse_args(argv)
+    api: BotApi = CannedTelegram(options.token) if options.canned else FakeTelegram(options.token)
+    with FakeBotApiServer(api) as server:
+        print(server.server_address[1], flush=True)
+        sys.stdin.read()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

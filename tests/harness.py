@@ -1,5 +1,5 @@
-"""In-process bots for the fault tests: a PTB application over a fake Telegram and a store
-that can be switched off, served by doorajar's own webhook server or poller."""
+"""In-process bots for the fault tests: doorajar's gateway over a fake Telegram and a store
+that can be switched off, served by doorajar's own webhook server or handed updates directly."""
 
 from __future__ import annotations
 
@@ -16,11 +16,11 @@ from telegram import Update
 from bot.content.catalog import Catalog
 from bot.conversation import Conversation
 from bot.engine import Engine
-from bot.service import ChatService
+from bot.service import ChatService, Handled
 from bot.store.memory import MemoryStore
 from bot.store.protocol import ConversationStore, SaveResult, StoreUnavailable
-from bot.telegram.delivery import App, Delivery, deliver
-from bot.telegram.gateway import build_application
+from bot.telegram.gateway import Gateway
+from bot.telegram.startup import build_gateway
 from bot.telegram.webhook import SECRET_HEADER, WebhookServer, handle_update
 from tests.fake_bot_api import TOKEN, Call, FakeTelegram, FakeUser, RecordingRequest
 
@@ -81,7 +81,7 @@ def wire(update: dict[str, Any]) -> dict[str, Any]:
 class Bot:
     """A bot in this process, a fake Telegram, a switchable store and a user."""
 
-    app: App
+    gateway: Gateway
     api: FakeTelegram
     store: SwitchableStore
     user: FakeUser
@@ -89,9 +89,9 @@ class Bot:
     port: int = 0
     client: httpx.AsyncClient | None = field(default=None, repr=False)
 
-    async def deliver(self, update: dict[str, Any]) -> Delivery:
+    async def deliver(self, update: dict[str, Any]) -> Handled:
         """Hand an update to the bot directly, as the poller does."""
-        return await deliver(self.app, Update.de_json(wire(update), self.app.bot))
+        return await self.gateway.handle(Update.de_json(wire(update), self.gateway.bot))
 
     async def post(self, update: dict[str, Any] | bytes, secret: str | None = SECRET) -> int:
         """POST an update to the webhook server, as Telegram does; the HTTP status."""
@@ -118,25 +118,23 @@ async def running_bot(
     webhook: bool = False,
     rate_limit: bool = False,
     store_retry_delays: tuple[float, ...] = (),
-    retention_days: int = 0,
 ) -> AsyncIterator[Bot]:
     """A started bot; with `webhook`, behind doorajar's webhook server on a free port."""
     api = FakeTelegram()
     switchable = SwitchableStore(store if store is not None else MemoryStore())
-    app = build_application(
-        ChatService(Engine(catalog), switchable),
+    gateway = build_gateway(
+        ChatService(Engine(catalog), switchable, retry_delays=store_retry_delays),
         token=TOKEN,
         request=RecordingRequest(api),
         rate_limit=rate_limit,
-        store_retry_delays=store_retry_delays,
-        retention_days=retention_days,
     )
-    async with app:
-        bot = Bot(app, api, switchable, FakeUser(api), catalog.common["en"])
+    await gateway.bot.initialize()
+    try:
+        bot = Bot(gateway, api, switchable, FakeUser(api), catalog.common["en"])
         if not webhook:
             yield bot
             return
-        server = WebhookServer(HOOK_PATH, SECRET, lambda data: handle_update(app, data))
+        server = WebhookServer(HOOK_PATH, SECRET, lambda data: handle_update(gateway, data))
         bot.port = await server.start("127.0.0.1", 0)
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{bot.port}", timeout=10) as c:
             bot.client = c
@@ -144,3 +142,5 @@ async def running_bot(
                 yield bot
             finally:
                 await server.stop(grace=1)
+    finally:
+        await gateway.bot.shutdown()

@@ -10,18 +10,22 @@ bot stops; stopping leaves it unconfirmed, so Telegram hands it out again at the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import warnings
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from telegram import Bot, Update
 from telegram.error import Conflict, NetworkError, RetryAfter, TelegramError
 from telegram.warnings import PTBUserWarning
 
-from bot.telegram.delivery import App, Delivery, deliver, wait_or_stop
+from bot.service import Handled
+
+if TYPE_CHECKING:
+    from bot.telegram.gateway import Gateway
 
 log = logging.getLogger("doorajar.polling")
 
@@ -36,6 +40,13 @@ CONCURRENT_CHATS = 64
 # `fetch` reads getUpdates' raw answer so that one unreadable update cannot stop the bot;
 # the library suggests `get_updates`, which fails on the whole batch instead.
 warnings.filterwarnings("ignore", r"Please use 'Bot.getUpdates'", PTBUserWarning)
+
+
+async def wait_or_stop(stop: asyncio.Event, seconds: float) -> bool:
+    """Sleep `seconds`, waking early when `stop` is set; True when stopping."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
+    return stop.is_set()
 
 
 @dataclass(frozen=True)
@@ -67,11 +78,11 @@ def chat_key(update: Update) -> str:
     return f"update:{update.update_id}"
 
 
-Deliver = Callable[[Update], Awaitable[Delivery]]
+Handle = Callable[[Update], Awaitable[Handled]]
 
 
-async def deliver_once(updates: Sequence[Update], handle: Deliver) -> list[Update]:
-    """Deliver updates, in order per chat; return those to try again (oldest first).
+async def handle_once(updates: Sequence[Update], handle: Handle) -> list[Update]:
+    """Handle updates, in order per chat; return those to try again (oldest first).
 
     When a chat's update must be retried, that chat's later updates wait with it.
     """
@@ -83,7 +94,7 @@ async def deliver_once(updates: Sequence[Update], handle: Deliver) -> list[Updat
     async def run_chat(queue: list[Update]) -> list[Update]:
         async with limit:
             for index, update in enumerate(queue):
-                if await handle(update) is Delivery.RETRY:
+                if not (await handle(update)).acknowledged:
                     return queue[index:]
             return []
 
@@ -92,14 +103,14 @@ async def deliver_once(updates: Sequence[Update], handle: Deliver) -> list[Updat
 
 
 async def handle_batch(
-    updates: Sequence[Update], handle: Deliver, stop: asyncio.Event, backoff: Backoff
+    updates: Sequence[Update], handle: Handle, stop: asyncio.Event, backoff: Backoff
 ) -> int | None:
-    """Deliver a batch until every update is done (None) or the bot stops (the oldest update
+    """Handle a batch until every update is done (None) or the bot stops (the oldest update
     left, where polling must start again)."""
     pending = list(updates)
     attempt = 0
     while True:
-        pending = await deliver_once(pending, handle)
+        pending = await handle_once(pending, handle)
         if not pending:
             return None
         delay = backoff.delay(attempt)
@@ -151,13 +162,13 @@ async def _unless_stopped(call: Awaitable[T], stop: asyncio.Event) -> T | None:
 
 
 async def poll(
-    app: App,
+    gateway: Gateway,
     stop: asyncio.Event,
     allowed_updates: Sequence[str],
     backoff: Backoff = Backoff(),
 ) -> None:
     """Fetch and handle updates until `stop` is set; then confirm what was handled."""
-    bot = app.bot
+    bot = gateway.bot
     await bot.delete_webhook(drop_pending_updates=False)
     log.info("receiving updates by long polling")
     offset = 0
@@ -178,7 +189,7 @@ async def poll(
         if fetched is None:
             break
         updates, past = fetched
-        left = await handle_batch(updates, lambda u: deliver(app, u), stop, backoff)
+        left = await handle_batch(updates, gateway.handle, stop, backoff)
         offset = past if left is None else left
     if offset:
         try:  # confirms everything below the offset; the next start continues from there

@@ -33,18 +33,22 @@ import socket
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import tornado.httpserver
 import tornado.httputil
 import tornado.iostream
 import tornado.netutil
 import tornado.web
-from telegram import Update
+from telegram import Bot, Update
 from telegram.error import NetworkError, TelegramError
 from tornado.ioloop import IOLoop
 
-from bot.telegram.delivery import App, Delivery, deliver, wait_or_stop
+from bot.service import Handled
+from bot.telegram.polling import wait_or_stop
+
+if TYPE_CHECKING:
+    from bot.telegram.gateway import Gateway
 
 log = logging.getLogger("doorajar.webhook")
 
@@ -73,7 +77,7 @@ STOP_GRACE_SECONDS = 10.0
 """How long a stopping server lets requests in progress finish."""
 SET_WEBHOOK_ATTEMPTS = 5
 
-Handle = Callable[[dict[str, Any]], Awaitable[Delivery]]
+Handle = Callable[[dict[str, Any]], Awaitable[Handled]]
 
 
 def connection_cap(limit: int = MAX_CONNECTIONS) -> int:
@@ -196,7 +200,7 @@ class _UpdateHandler(tornado.web.RequestHandler):
             done = await self.server.handle(data)
         finally:
             self.server.in_flight -= 1
-        self.set_status(200 if done is Delivery.DONE else 503)
+        self.set_status(200 if done.acknowledged else 503)
 
 
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"})
@@ -385,18 +389,18 @@ class WebhookServer:
         self.refusals.close()
 
 
-async def handle_update(app: App, data: dict[str, Any]) -> Delivery:
-    """Turn a webhook body into an update and deliver it.
+async def handle_update(gateway: Gateway, data: dict[str, Any]) -> Handled:
+    """Turn a webhook body into an update and have the gateway handle it.
 
     A body the library cannot read would fail the same way every time, so it is
     acknowledged (and logged without its content) rather than retried forever.
     """
     try:
-        update = Update.de_json(data, app.bot)
+        update = Update.de_json(data, gateway.bot)
     except Exception as exc:  # any parsing failure is the same to us
         log.warning("update %s could not be read: %s", data.get("update_id"), type(exc).__name__)
-        return Delivery.DONE
-    return await deliver(app, update)
+        return Handled.IGNORED
+    return await gateway.handle(update)
 
 
 @dataclass(frozen=True)
@@ -411,11 +415,11 @@ class WebhookSettings:
     allowed_updates: Sequence[str]
 
 
-async def set_webhook(app: App, settings: WebhookSettings, stop: asyncio.Event) -> None:
+async def set_webhook(bot: Bot, settings: WebhookSettings, stop: asyncio.Event) -> None:
     """Register the webhook (keeping pending updates), trying again on network errors."""
     for attempt in range(SET_WEBHOOK_ATTEMPTS):
         try:
-            await app.bot.set_webhook(
+            await bot.set_webhook(
                 settings.url,
                 secret_token=settings.secret,
                 allowed_updates=list(settings.allowed_updates),
@@ -430,13 +434,13 @@ async def set_webhook(app: App, settings: WebhookSettings, stop: asyncio.Event) 
                 return
 
 
-async def serve_webhook(app: App, settings: WebhookSettings, stop: asyncio.Event) -> None:
+async def serve_webhook(gateway: Gateway, settings: WebhookSettings, stop: asyncio.Event) -> None:
     """Serve the webhook until `stop` is set, then finish the requests in progress."""
-    server = WebhookServer(settings.path, settings.secret, lambda d: handle_update(app, d))
+    server = WebhookServer(settings.path, settings.secret, lambda d: handle_update(gateway, d))
     port = await server.start(settings.listen, settings.port)
     log.info("receiving updates by webhook on %s:%d%s", settings.listen, port, settings.path)
     try:
-        await set_webhook(app, settings, stop)
+        await set_webhook(gateway.bot, settings, stop)
         await stop.wait()
     except TelegramError as exc:
         log.error("cannot register the webhook: %s", exc)

@@ -12,7 +12,7 @@ import pytest
 from bot import console, telegram
 from bot.cli import front_end_phrase_keys
 from bot.content.phrases import COMMON_KEYS, MESSAGE_KINDS
-from bot.telegram.render import COMMANDS
+from bot.telegram.outbox import COMMANDS
 
 BOT = Path(__file__).resolve().parents[2] / "bot"
 FRONT_ENDS = {
@@ -22,7 +22,8 @@ FRONT_ENDS = {
 
 
 def used_keys(path: Path) -> Iterator[str]:
-    """Literal keys read as `<...>common[key]`, or passed to `text(key, ...)` or `_say(key)`."""
+    """Literal keys read as `<...>common[key]`, passed to `text(key, ...)` or `_say(key)`, or
+    named by `Say(key)`."""
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
             target = node.value
@@ -33,6 +34,15 @@ def used_keys(path: Path) -> Iterator[str]:
             isinstance(node, ast.Call)
             and isinstance(node.func, ast.Attribute)
             and node.func.attr in ("text", "_say")
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+        ):
+            yield node.args[0].value
+        if (  # Say("forgotten"): a phrase the outbox looks up when it sends
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == "Say"
             and node.args
             and isinstance(node.args[0], ast.Constant)
             and isinstance(node.args[0].value, str)

@@ -37,8 +37,8 @@ from bot.store.memory import MemoryStore
 from bot.store.protocol import StoreUnavailable
 from bot.store.redis import persistence_problem
 from bot.store.sqlite import SqliteStore
-from bot.telegram.gateway import build_application
-from bot.telegram.request import AiohttpRequest
+from bot.telegram.outbox import AiohttpRequest
+from bot.telegram.startup import build_gateway, start
 from bot.telegram.webhook import BODY_TIMEOUT_SECONDS, HEADER_TIMEOUT_SECONDS, SECRET_HEADER
 from tests import figures
 from tests.fake_bot_api import TOKEN, FakeBotApiServer, FakeTelegram, FakeUser
@@ -231,7 +231,7 @@ async def test_a_database_locked_by_another_process_never_stalls_the_loop(
     assert max(unavailable) < 1.0 + sum(PRODUCTION_RETRY_DELAYS) + 1.0
     assert after == [200] * len(users) and again == [200] * len(users)
     assert all(
-        c is not None and c.version == 2 and c.answers == {"sure": "decided"} for c in applied
+        c is not None and c.version == 2 and c.answers == {"channel": "email"} for c in applied
     )
 
 
@@ -537,7 +537,7 @@ async def test_with_retention_zero_conversations_stay_but_update_ids_expire_afte
 ) -> None:
     monkeypatch.setattr("bot.store.sqlite.EXPIRE_SEEN_EVERY_SECONDS", 0.0)
     path = tmp_path / "doorajar.db"
-    async with running_bot(catalog, SqliteStore(path), retention_days=0) as bot:
+    async with running_bot(catalog, SqliteStore(path)) as bot:  # it never purges: retention 0
         first = bot.user.text("/start decline_offer")
         await bot.deliver(first)
         first_id = first["update_id"]
@@ -592,7 +592,7 @@ async def test_a_flood_of_refused_requests_is_summed_up_in_the_log(
 
 async def test_a_failed_start_up_closes_the_bot_api_session(catalog: Catalog) -> None:
     request = AiohttpRequest(connect_timeout=1)
-    app = build_application(
+    gateway = build_gateway(
         ChatService(Engine(catalog), MemoryStore()),
         token=TOKEN,
         base_url=f"http://127.0.0.1:{free_port()}/bot",  # nothing listens: getMe fails
@@ -600,8 +600,7 @@ async def test_a_failed_start_up_closes_the_bot_api_session(catalog: Catalog) ->
         rate_limit=False,
     )
     with pytest.raises(NetworkError):
-        async with app:
-            pass
+        await start(gateway)
     assert request._session is not None and request._session.closed
 
 

@@ -16,6 +16,7 @@ from bot.content.catalog import Catalog
 from bot.store.protocol import ConversationStore
 from bot.store.redis import RedisStore
 from bot.store.sqlite import SqliteStore
+from bot.telegram.startup import purge_forever
 from tests.fake_bot_api import FakeUser
 from tests.harness import running_bot
 from tests.redis_server import redis_server
@@ -97,17 +98,17 @@ async def test_the_running_bot_purges_conversations_idle_past_the_retention_peri
     catalog: Catalog, real_store: tuple[ConversationStore, Traces, Age]
 ) -> None:
     store, traces, age = real_store
-    async with running_bot(catalog, store, retention_days=30) as bot:
+    async with running_bot(catalog, store) as bot:
         await bot.deliver(bot.user.text("/start decline_offer"))
         idle = str(bot.user.id)
         await age(idle, 31 * DAY)
         active = FakeUser(bot.api, user_id=4242)
         await bot.deliver(active.text("/start decline_offer"))
-        assert bot.app.post_init is not None and bot.app.post_shutdown is not None
-        await bot.app.post_init(bot.app)  # starts purging every six hours, the first time now
+        # as `serve` starts it: every six hours, the first time now
+        purger = asyncio.create_task(purge_forever(bot.gateway.service, retention_days=30))
         deadline = time.monotonic() + 5
         while await traces(idle) and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
+        purger.cancel()
         assert await traces(idle) == []
         assert await traces("4242")  # the active chat stays
-        await bot.app.post_shutdown(bot.app)

@@ -1,6 +1,6 @@
 """Two bot workers sharing one Redis store, as behind a load balancer in webhook mode.
 
-Each worker is a separate PTB application with its own store connection; updates of one chat
+Each worker is a separate gateway with its own bot and store connection; updates of one chat
 go to either of them, and Telegram may deliver an update twice.
 """
 
@@ -14,17 +14,17 @@ from typing import Any
 
 import pytest
 from telegram import Update
-from telegram.ext import Application
 
 from bot.content.catalog import Catalog
 from bot.engine import Engine
 from bot.service import ChatService
 from bot.store.redis import RedisStore
-from bot.telegram.gateway import build_application
+from bot.telegram.gateway import Gateway
+from bot.telegram.startup import build_gateway
 from tests.fake_bot_api import TOKEN, Call, FakeTelegram, FakeUser, RecordingRequest
 from tests.redis_server import redis_server
 
-App = Application[Any, Any, Any, Any, Any, Any]
+App = Gateway
 
 
 @pytest.fixture(scope="module")
@@ -42,11 +42,11 @@ async def workers(catalog: Catalog, redis_url: str) -> AsyncIterator[tuple[FakeT
         for _ in range(2):
             store = RedisStore.from_url(redis_url, prefix=prefix)
             service = ChatService(Engine(catalog), store)
-            app = build_application(
+            app = build_gateway(
                 service, token=TOKEN, request=RecordingRequest(api), rate_limit=False
             )
-            await app.initialize()
-            stack.push_async_callback(app.shutdown)
+            await app.bot.initialize()
+            stack.push_async_callback(app.bot.shutdown)
             stack.push_async_callback(store.close)
             apps.append(app)
         yield api, apps[0], apps[1]
@@ -54,7 +54,7 @@ async def workers(catalog: Catalog, redis_url: str) -> AsyncIterator[tuple[FakeT
 
 async def deliver(app: App, update: dict[str, Any], api: FakeTelegram) -> list[Call]:
     mark = api.mark()
-    await app.process_update(Update.de_json(json.loads(json.dumps(update)), app.bot))
+    await app.handle(Update.de_json(json.loads(json.dumps(update)), app.bot))
     return api.calls_since(mark)
 
 

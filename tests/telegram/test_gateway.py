@@ -1,4 +1,4 @@
-"""The Telegram front end in-process: updates in, Bot API calls out, through a fake Telegram."""
+"""The Telegram gateway in-process: updates in, Bot API calls out, through a fake Telegram."""
 
 from __future__ import annotations
 
@@ -6,22 +6,22 @@ import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pytest
 from telegram import Update
-from telegram.ext import Application
 
 from bot.content.catalog import Catalog
 from bot.conversation import Conversation
 from bot.engine import Engine
 from bot.replies import ResultReply
-from bot.service import ChatService
+from bot.service import ChatService, Handled
 from bot.store.memory import MemoryStore
 from bot.store.protocol import SaveResult, StoreUnavailable
-from bot.telegram.gateway import SHARE_START, TEXT_LIMIT, build_application
-from bot.telegram.render import FORGET_NO, FORGET_YES
+from bot.telegram.gateway import TEXT_LIMIT, Gateway
+from bot.telegram.outbox import FORGET_NO, FORGET_YES, SHARE_START
+from bot.telegram.startup import build_gateway, start
 from tests.fake_bot_api import TOKEN, Call, FakeTelegram, FakeUser, RecordingRequest
 from tests.logscan import never_log
 
@@ -62,17 +62,19 @@ class FlakyStore(MemoryStore):
 class Chat:
     """A bot in this process, a fake Telegram, and a user chatting with it."""
 
-    app: Application[Any, Any, Any, Any, Any, Any]
+    gateway: Gateway
     api: FakeTelegram
     user: FakeUser
     store: FlakyStore
     common: Any
 
+    handled: list[Handled] = field(default_factory=list)
+
     async def send(self, update: dict[str, Any]) -> list[Call]:
         """Deliver one update to the bot; the Bot API calls it made in return."""
         mark = self.api.mark()
         wire = json.loads(json.dumps(update))  # as it arrives from Telegram
-        await self.app.process_update(Update.de_json(wire, self.app.bot))
+        self.handled.append(await self.gateway.handle(Update.de_json(wire, self.gateway.bot)))
         return self.api.calls_since(mark)
 
     async def say(self, text: str) -> list[Call]:
@@ -89,18 +91,17 @@ class Chat:
 async def running_chat(catalog: Catalog, rate_limit: bool = False) -> AsyncIterator[Chat]:
     api = FakeTelegram()
     store = FlakyStore()
-    app = build_application(
-        ChatService(Engine(catalog), store),
+    gateway = build_gateway(
+        ChatService(Engine(catalog), store, retry_delays=()),
         token=TOKEN,
         request=RecordingRequest(api),
         rate_limit=rate_limit,
-        store_retry_delays=(),
     )
-    await app.initialize()
+    await gateway.bot.initialize()
     try:
-        yield Chat(app, api, FakeUser(api), store, catalog.common["en"])
+        yield Chat(gateway, api, FakeUser(api), store, catalog.common["en"])
     finally:
-        await app.shutdown()
+        await gateway.bot.shutdown()
 
 
 @pytest.fixture
@@ -165,7 +166,7 @@ async def test_start_greets_and_shows_the_situations_as_buttons(chat: Chat) -> N
 
 
 async def test_start_up_registers_the_commands(chat: Chat) -> None:
-    await chat.app.post_init(chat.app)  # type: ignore[misc]
+    await start(chat.gateway)
     names = [command["command"] for command in chat.api.commands]
     assert names == ["start", "help", "back", "restart", "cancel", "forget"]
     assert all(command["description"] for command in chat.api.commands)
@@ -472,3 +473,23 @@ async def test_flood_limit_is_waited_out_and_the_message_still_sent(
         calls = await chat.say("/start")
         assert method_names(calls) == ["sendMessage", "sendMessage"]
         assert_menu(calls[1].params)
+
+
+async def test_each_update_comes_back_as_what_became_of_it(chat: Chat) -> None:
+    await chat.say("/start decline_offer")
+    tap = chat.user.tap("Email")
+    await chat.send(tap)
+    await chat.send(tap)  # delivered again
+    group = chat.user.text("/start")
+    group["message"]["chat"] = {"id": -100, "type": "group", "title": "Team"}
+    await chat.send(group)
+    chat.store.down = True
+    await chat.say("/help")
+    assert chat.handled == [
+        Handled.APPLIED,
+        Handled.APPLIED,
+        Handled.ALREADY_APPLIED,
+        Handled.IGNORED,
+        Handled.RETRY,
+    ]
+    assert [h.acknowledged for h in chat.handled] == [True, True, True, True, False]

@@ -14,11 +14,11 @@ from telegram import Bot, Update
 
 from bot.content.catalog import Catalog
 from bot.engine import Engine
-from bot.service import ChatService
+from bot.service import ChatService, Handled
 from bot.store.memory import MemoryStore
-from bot.telegram.delivery import App, Delivery
-from bot.telegram.gateway import ALLOWED_UPDATES, build_application
-from bot.telegram.polling import Backoff, deliver_once, handle_batch, poll
+from bot.telegram.gateway import Gateway
+from bot.telegram.polling import Backoff, handle_batch, handle_once, poll
+from bot.telegram.startup import ALLOWED_UPDATES, build_gateway
 from tests import figures
 from tests.fake_bot_api import TOKEN, FakeBotApiServer, FakeTelegram, FakeUser
 from tests.harness import SwitchableStore, wire
@@ -42,7 +42,7 @@ class CountingStore(SwitchableStore):
 class Poller:
     """A bot polling a fake Telegram over HTTP, in this process."""
 
-    app: App
+    gateway: Gateway
     api: FakeTelegram
     store: CountingStore
     user: FakeUser
@@ -71,22 +71,22 @@ async def polling(
     api = api or FakeTelegram()
     store = store or CountingStore(MemoryStore())
     with FakeBotApiServer(api) as server:
-        app = build_application(
-            ChatService(Engine(catalog), store),
+        gateway = build_gateway(
+            ChatService(Engine(catalog), store, retry_delays=()),
             token=TOKEN,
             base_url=server.base_url,
             rate_limit=False,
-            store_retry_delays=(),
         )
-        async with app:
-            stop = asyncio.Event()
-            task = asyncio.create_task(poll(app, stop, ALLOWED_UPDATES, backoff=FAST))
-            poller = Poller(app, api, store, FakeUser(api), catalog.common["en"], stop, task)
-            try:
-                yield poller
-            finally:
-                stop.set()
-                await asyncio.wait_for(task, 10)
+        await gateway.bot.initialize()
+        stop = asyncio.Event()
+        task = asyncio.create_task(poll(gateway, stop, ALLOWED_UPDATES, backoff=FAST))
+        poller = Poller(gateway, api, store, FakeUser(api), catalog.common["en"], stop, task)
+        try:
+            yield poller
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 10)
+            await gateway.bot.shutdown()
 
 
 async def test_an_update_the_store_cannot_take_is_retried_never_skipped(catalog: Catalog) -> None:
@@ -176,18 +176,18 @@ async def test_a_chat_whose_update_failed_keeps_its_order_while_other_chats_go_o
     handled: list[int] = []
     failing = {1}
 
-    async def handle(u: Update) -> Delivery:
+    async def handle(u: Update) -> Handled:
         if u.update_id in failing:
-            return Delivery.RETRY
+            return Handled.RETRY
         handled.append(u.update_id)
-        return Delivery.DONE
+        return Handled.APPLIED
 
     batch = [update(1, 100), update(2, 200), update(3, 100), update(4, 200)]
-    left = await deliver_once(batch, handle)
+    left = await handle_once(batch, handle)
     assert [u.update_id for u in left] == [1, 3]  # chat 100 waits behind its first update
     assert handled == [2, 4]
     failing.clear()
-    assert await deliver_once(left, handle) == []
+    assert await handle_once(left, handle) == []
     assert handled == [2, 4, 1, 3]
 
 
@@ -195,17 +195,17 @@ async def test_a_batch_is_retried_until_done_or_returns_the_oldest_update_left()
     stop = asyncio.Event()
     tries = 0
 
-    async def flaky(u: Update) -> Delivery:
+    async def flaky(u: Update) -> Handled:
         nonlocal tries
         tries += 1
-        return Delivery.RETRY if tries < 3 else Delivery.DONE
+        return Handled.RETRY if tries < 3 else Handled.APPLIED
 
     assert await handle_batch([update(7, 1)], flaky, stop, FAST) is None
     assert tries == 3
 
-    async def down(u: Update) -> Delivery:
+    async def down(u: Update) -> Handled:
         stop.set()
-        return Delivery.RETRY
+        return Handled.RETRY
 
     assert await handle_batch([update(7, 1), update(9, 2)], down, stop, FAST) == 7
 

@@ -12,11 +12,16 @@ from aiohttp import web
 from telegram import Bot
 from telegram.error import BadRequest, NetworkError, TimedOut
 
-from bot.telegram.request import AiohttpRequest
-from bot.telegram.send import send_text
+from bot.telegram.outbox import AiohttpRequest
 from tests.fake_bot_api import TOKEN, FakeBotApiServer, FakeTelegram
 
 KEYBOARD = '{"inline_keyboard":[[{"text":"Email ✉","callback_data":"c:channel:email"}]]}'
+
+
+async def send_text(bot: Bot, chat_id: int, text: str, markup: str | None = None) -> None:
+    """sendMessage as the outbox makes it: raw parameters, the answer unread."""
+    api_kwargs = {"chat_id": chat_id, "text": text, "reply_markup": markup}
+    await bot.do_api_request("sendMessage", api_kwargs=api_kwargs)
 
 
 async def started(base_url: str, request: AiohttpRequest | None = None) -> Bot:

@@ -12,9 +12,9 @@ import httpx
 import pytest
 
 from bot.content.catalog import Catalog
+from bot.service import Handled
 from bot.store.sqlite import SqliteStore
-from bot.telegram.delivery import Delivery
-from bot.telegram.gateway import ALLOWED_UPDATES
+from bot.telegram.startup import ALLOWED_UPDATES
 from bot.telegram.webhook import SECRET_HEADER, WebhookServer, WebhookSettings, serve_webhook
 from tests import figures
 from tests.fake_bot_api import Call
@@ -174,7 +174,7 @@ async def test_serve_webhook_registers_the_secret_keeps_pending_updates_and_stop
             allowed_updates=ALLOWED_UPDATES,
         )
         stop = asyncio.Event()
-        serving = asyncio.create_task(serve_webhook(bot.app, settings, stop))
+        serving = asyncio.create_task(serve_webhook(bot.gateway, settings, stop))
         await wait_until(lambda: bool(bot.api.calls_since(0, "setWebhook")))
         (call,) = bot.api.calls_since(0, "setWebhook")
         assert call.params["url"] == settings.url
@@ -199,10 +199,10 @@ async def wait_until(condition: object, timeout: float = 5.0) -> None:
 async def test_a_stopping_server_finishes_the_update_in_progress() -> None:
     started, release = asyncio.Event(), asyncio.Event()
 
-    async def slow(data: dict[str, Any]) -> Delivery:
+    async def slow(data: dict[str, Any]) -> Handled:
         started.set()
         await release.wait()
-        return Delivery.DONE
+        return Handled.APPLIED
 
     server = WebhookServer(HOOK_PATH, SECRET, slow)
     port = await server.start("127.0.0.1", 0)

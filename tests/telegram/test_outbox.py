@@ -11,9 +11,8 @@ import pytest
 from bot.compose import ComposedMessage, ComposedResult
 from bot.content.catalog import Advice, Catalog
 from bot.replies import Button, ResultReply
-from bot.telegram.gateway import file_base_url
 from bot.telegram.logs import OMITTED, REDACTED, RedactSecrets, configure_logging
-from bot.telegram.render import (
+from bot.telegram.outbox import (
     COPY_TEXT_LIMIT,
     MESSAGE_LIMIT,
     Renderer,
@@ -21,6 +20,7 @@ from bot.telegram.render import (
     first_words,
     split_text,
 )
+from bot.telegram.startup import file_base_url
 
 TOKEN = "123456:AAExampleSecretToken"
 
@@ -128,13 +128,14 @@ def test_inline_articles_share_exactly_the_message_text(renderer: Renderer) -> N
         ComposedMessage("email", "Dear Ana,\n\nThank you.", "My decision"),
     )
     articles = renderer.inline_results(reply)
-    assert [a.input_message_content.message_text for a in articles] == [  # type: ignore[union-attr]
+    assert [a["input_message_content"]["message_text"] for a in articles] == [
         "Say hello. Then say no, kindly and clearly.",
         "Subject: My decision\n\nDear Ana,\n\nThank you.",
     ]
-    assert articles[0].title.startswith(renderer.common["message_label_script"])
-    assert articles[1].title == f"{renderer.common['message_label_email']}: My decision"
-    assert len({a.id for a in articles}) == 2
+    assert articles[0]["title"].startswith(renderer.common["message_label_script"])
+    assert articles[1]["title"] == f"{renderer.common['message_label_email']}: My decision"
+    assert len({a["id"] for a in articles}) == 2
+    assert all(a["type"] == "article" for a in articles)
 
 
 def test_command_list_is_valid_for_telegram(renderer: Renderer) -> None:
