@@ -199,9 +199,6 @@ def run_cli(*args: str, content: Path | None = None) -> subprocess.CompletedProc
     )
 
 
-@pytest.mark.xfail(
-    strict=True, reason="#10: flows not yet converted to draft-first still have dead questions"
-)
 def test_check_command_passes_on_the_project() -> None:
     done = run_cli("check")
     assert done.returncode == 0, done.stderr
