@@ -141,15 +141,24 @@ def _read_later(flow: Flow) -> frozenset[str]:
     return frozenset(slots)
 
 
+def _fits(state: State, text: str) -> bool:
+    fits = state.min_length <= len(text) <= state.max_length
+    return fits and not (state.pattern and not re.fullmatch(state.pattern, text))
+
+
 def alternate_text(state: State, current: str) -> str | None:
-    """Another typed answer that passes the question's rules and differs in every word."""
+    """Another typed answer that passes the question's rules and differs in every word; for a
+    question with a `pattern` none of the stock texts may fit, so the current answer with its
+    digits changed ("30 hours" -> "63 hours") is tried last."""
     words = {w.casefold() for w in _WORD.findall(current)}
     for text in ALTERNATE_TEXTS:
-        fits = state.min_length <= len(text) <= state.max_length
-        if not fits or (state.pattern and not re.fullmatch(state.pattern, text)):
+        if not _fits(state, text):
             continue
         if text != current and not words & {w.casefold() for w in _WORD.findall(text)}:
             return text
+    shifted = "".join(str((int(c) + 3) % 10) if c.isdigit() else c for c in current)
+    if shifted != current and _fits(state, shifted):
+        return shifted
     return None
 
 
