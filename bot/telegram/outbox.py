@@ -36,8 +36,6 @@ from typing import Any
 import aiohttp
 from aiohttp.helpers import get_env_proxy_for_url
 from telegram import Bot, BotCommand, CallbackQuery, CopyTextButton, InlineKeyboardButton, Message
-from telegram._utils.defaultvalue import DEFAULT_NONE, DefaultValue
-from telegram._utils.types import ODVInput
 from telegram.constants import InlineKeyboardButtonLimit
 from telegram.error import BadRequest, NetworkError, TelegramError, TimedOut
 from telegram.request import BaseRequest, RequestData
@@ -422,8 +420,15 @@ POOL_TIMEOUT = 1.0
 """Seconds, as `HTTPXRequest`'s defaults. aiohttp has no write timeout: it ends with the read."""
 
 
-def _seconds(value: ODVInput[float], default: float | None) -> float | None:
-    return default if isinstance(value, DefaultValue) else value
+_DEFAULT = type(BaseRequest.DEFAULT_NONE)
+"""python-telegram-bot's "not given" marker type, reached through the public `BaseRequest`."""
+
+
+def _seconds(value: object, default: float | None) -> float | None:
+    """A timeout given to `do_request`: a number, None (no limit), or "not given" (`default`)."""
+    if isinstance(value, _DEFAULT) or not isinstance(value, int | float | None):
+        return default
+    return None if value is None else float(value)
 
 
 class AiohttpRequest(BaseRequest):
@@ -479,10 +484,10 @@ class AiohttpRequest(BaseRequest):
         url: str,
         method: str,
         request_data: RequestData | None = None,
-        read_timeout: ODVInput[float] = DEFAULT_NONE,
-        write_timeout: ODVInput[float] = DEFAULT_NONE,
-        connect_timeout: ODVInput[float] = DEFAULT_NONE,
-        pool_timeout: ODVInput[float] = DEFAULT_NONE,
+        read_timeout: object = BaseRequest.DEFAULT_NONE,
+        write_timeout: object = BaseRequest.DEFAULT_NONE,
+        connect_timeout: object = BaseRequest.DEFAULT_NONE,
+        pool_timeout: object = BaseRequest.DEFAULT_NONE,
     ) -> tuple[int, bytes]:
         """Send one request; the HTTP status and body, whatever the status."""
         if self._session is None or self._session.closed:
