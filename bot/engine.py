@@ -250,10 +250,10 @@ class Engine:
     def handle(self, conv: Conversation, event: Event) -> Outcome:
         """Apply one event to a conversation."""
         match event:
-            case FollowOn(flow_id, carried):
-                return self._follow_on(conv, flow_id, dict(carried))
-            case ShowDraft(flow_id, answers, wording):
-                return self._show_draft(conv, flow_id, dict(answers), wording)
+            case FollowOn(target, carried):
+                return self._follow_on(conv, target, dict(carried))
+            case ShowDraft(shown, answers, wording):
+                return self._show_draft(conv, shown, dict(answers), wording)
         flow = self._flow(conv)
         if flow is None or conv.state not in flow.states:
             return self._at_menu(conv, event)
@@ -686,7 +686,7 @@ class Engine:
         return phrases.title if phrases is not None else flow_id
 
     def reminder_confirmation(self, lang: str, request: ReminderRequest, due: float) -> Notice:
-        """"Reminder set (In 3 days): you'll hear from me on Friday 14 March." """
+        """ "Reminder set (In 3 days): you'll hear from me on Friday 14 March." """
         conv = replace(self._lang(lang), flow=request.flow)
         words = self._phrases(conv).reminders
         label = words.choices.get(request.choice, request.choice) if words else request.choice

@@ -31,7 +31,9 @@ CLAIM_BATCH = 30
 """Reminders claimed per check: about one second of sending at Telegram's broadcast rate, far
 less than `LEASE_SECONDS`, so a batch is sent before its lease runs out."""
 SNOOZE_DAYS = 1
-_INTERVAL_RE = re.compile(r"^(\d{1,3}) (day|days|working day|working days|week|weeks|month|months)$")
+_INTERVAL_RE = re.compile(
+    r"^(\d{1,3}) (day|days|working day|working days|week|weeks|month|months)$"
+)
 
 
 @dataclass(frozen=True, slots=True)

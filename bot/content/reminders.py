@@ -50,13 +50,13 @@ COMMON_REMINDER_KEYS = (
     "reminders_heading",
     "reminders_item",
     "reminder_cancel",
-    "command_reminders",
 )
 """The common phrases reminders use (a `reminders:` block in `_common.yaml`)."""
 
 
-def parse_reminder_plan(raw: object, line: int, flow_id: str, slots: Mapping[str, object],
-                        report: Report) -> ReminderPlan | None:
+def parse_reminder_plan(
+    raw: object, line: int, flow_id: str, slots: Mapping[str, object], report: Report
+) -> ReminderPlan | None:
     """Read a flow's `reminders:` block (None when it has none)."""
     if raw is None:
         return None
@@ -125,7 +125,9 @@ def check_next_flows(flows: Mapping[str, Flow]) -> list[Problem]:
         target = flows.get(plan.next_flow)
         if target is None:
             if not (Path(flow.path).parent / f"{plan.next_flow}.yaml").is_file():
-                report.add(plan.line, f"reminders 'next' names unknown situation '{plan.next_flow}'")
+                report.add(
+                    plan.line, f"reminders 'next' names unknown situation '{plan.next_flow}'"
+                )
         else:
             for slot in plan.reuse:
                 if target.slot_state(slot) is None:
@@ -134,7 +136,9 @@ def check_next_flows(flows: Mapping[str, Flow]) -> list[Problem]:
     return problems
 
 
-def parse_reminder_words(raw: object, line: int, flow: Flow, report: Report) -> ReminderWords | None:
+def parse_reminder_words(
+    raw: object, line: int, flow: Flow, report: Report
+) -> ReminderWords | None:
     """Read a phrases file's `reminders:` block against its flow's plan."""
     plan = flow.reminders
     if raw is None:
@@ -183,9 +187,7 @@ def _planned(raw: object, line: int, flow: Flow, report: Report) -> tuple[str, .
         report.add(line, "'planned' must be a sentence or a list of sentences")
         return texts
     typed = {s.slot: s for s in flow.states.values() if s.ask == "text"}
-    always = {
-        s.slot for s in typed.values() if s.name in flow.main_states and not s.optional
-    }
+    always = {s.slot for s in typed.values() if s.name in flow.main_states and not s.optional}
     for text in texts:
         for name in PLACEHOLDER_RE.findall(text):
             if name not in typed:
