@@ -6,14 +6,25 @@ everywhere. It reads stdin line by line, so it can be driven by a pipe.
 
 from __future__ import annotations
 
+import os
 import sys
+import time
+from collections.abc import Callable
 from typing import TextIO
 
 from bot.compose import ComposedResult
 from bot.content.catalog import KEEP, SKIP, CommonPhrases
 from bot.engine import fill_common
 from bot.events import Back, Event, Restart, Start, Text, decode
-from bot.replies import Button, MenuReply, Notice, QuestionReply, Reply, ResultReply
+from bot.replies import (
+    Button,
+    MenuReply,
+    Notice,
+    QuestionReply,
+    ReminderReply,
+    Reply,
+    ResultReply,
+)
 from bot.service import ChatService, Step
 
 RULE = "─" * 60
@@ -62,6 +73,10 @@ class ConsoleChat:
                     self._question(reply)
                 case ResultReply():
                     self._result(reply)
+                case ReminderReply(text, rows):
+                    self.say()
+                    self.say(text)
+                    self._buttons(rows)
 
     def step(self, step: Step) -> None:
         """Show what one step replied, or that the store could not take it."""
@@ -141,6 +156,7 @@ class ConsoleChat:
         )
         self.step(await self.service.apply(self.chat_id, None))
         while True:
+            await self.show_due_reminders()
             self.out.write("> ")
             self.out.flush()
             line = lines.readline()
@@ -153,7 +169,27 @@ class ConsoleChat:
                 return 0
             self.step(await self.service.apply(self.chat_id, event))
 
+    async def show_due_reminders(self) -> None:
+        """Reminders that came due while the chat was open, shown before the next prompt
+        (their buttons replace the numbers shown before)."""
+        for reminder in await self.service.claim_reminders():
+            reply = self.service.reminder_reply(reminder)
+            if reply is not None:
+                self.say()
+                self.say("⏰ Reminder")
+                self.show((reply,))
+            await self.service.reminder_sent(reminder)
+
+
+def fake_clock(start: float) -> Callable[[], float]:
+    """A clock that starts at `start` (Unix seconds) and runs at the real pace."""
+    offset = start - time.time()
+    return lambda: time.time() + offset
+
 
 async def run_console(service: ChatService) -> int:
-    """Run the console chat on stdin and stdout."""
+    """Run the console chat on stdin and stdout. DOORAJAR_NOW (Unix seconds) starts the
+    clock at another time, for trying reminders without waiting days."""
+    if fake_now := os.environ.get("DOORAJAR_NOW"):
+        service.clock = fake_clock(float(fake_now))
     return await ConsoleChat(service, sys.stdout).run(sys.stdin)

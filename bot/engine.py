@@ -28,6 +28,7 @@ from dataclasses import dataclass, replace
 from bot.compose import compose_result, wording_count
 from bot.content.catalog import (
     KEEP,
+    PLACEHOLDER_RE,
     SKIP,
     Catalog,
     CommonPhrases,
@@ -43,14 +44,28 @@ from bot.events import (
     Back,
     Choose,
     Event,
+    FollowOn,
     OpenGroup,
     Refine,
+    Remind,
+    RemindAt,
+    ReminderAction,
     Restart,
+    ShowDraft,
     Start,
     Text,
     encode,
 )
-from bot.replies import Button, MenuReply, Notice, QuestionReply, Reply, ResultReply
+from bot.reminders import Reminder, ReminderRequest, date_in_words
+from bot.replies import (
+    Button,
+    MenuReply,
+    Notice,
+    QuestionReply,
+    ReminderReply,
+    Reply,
+    ResultReply,
+)
 
 # Joiners that shape emoji and some scripts; every other invisible format character goes,
 # since bidirectional overrides can make a name display as something else.
@@ -68,6 +83,8 @@ class Outcome:
     conversation: Conversation
     replies: tuple[Reply, ...]
     changed: bool = True
+    reminder: ReminderRequest | None = None
+    """A reminder to store (the chat service gives it a due time and confirms it)."""
 
 
 def clean_text(text: str) -> str:
@@ -232,6 +249,11 @@ class Engine:
 
     def handle(self, conv: Conversation, event: Event) -> Outcome:
         """Apply one event to a conversation."""
+        match event:
+            case FollowOn(target, carried):
+                return self._follow_on(conv, target, dict(carried))
+            case ShowDraft(shown, answers, wording):
+                return self._show_draft(conv, shown, dict(answers), wording)
         flow = self._flow(conv)
         if flow is None or conv.state not in flow.states:
             return self._at_menu(conv, event)
@@ -255,6 +277,10 @@ class Engine:
                 return self._result(replace(conv, wording=conv.wording + 1), changed=True)
             case Refine(refinement) if state.end:
                 return self._refine(conv, flow, refinement)
+            case Remind() if state.end and flow.reminders is not None:
+                return Outcome(conv, (self._remind_choices(conv, flow),), changed=False)
+            case RemindAt(choice) if state.end and flow.reminders is not None:
+                return self._remind_at(conv, flow, choice)
         return self._stale(conv)
 
     def current(self, conv: Conversation) -> tuple[Reply, ...]:
@@ -560,6 +586,8 @@ class Engine:
         rows += [
             (Button(phrases.refinements.get(r.id, r.id), encode(Refine(r.id))),) for r in offered
         ]
+        if flow.reminders is not None and phrases.reminders is not None:
+            rows.append((Button(common["remind_me"], encode(Remind())),))
         rows.append(
             (
                 Button(common["back"], encode(Back())),
@@ -587,3 +615,127 @@ class Engine:
             problems,
             wording_count(phrases, answers),
         )
+
+    # -- reminders ----------------------------------------------------------------------------
+
+    def _remind_choices(self, conv: Conversation, flow: Flow) -> ReminderReply:
+        words = self._phrases(conv).reminders
+        assert flow.reminders is not None and words is not None
+        rows = tuple(
+            (Button(words.choices.get(choice, choice), encode(RemindAt(choice))),)
+            for choice in flow.reminders.choices
+        )
+        return ReminderReply(self._common(conv)["remind_prompt"], rows)
+
+    def _remind_at(self, conv: Conversation, flow: Flow, choice: str) -> Outcome:
+        plan = flow.reminders
+        assert plan is not None
+        if choice not in plan.choices:
+            return self._stale(conv)
+        request = ReminderRequest(
+            flow.id, choice, plan.choices[choice], committed(conv.answers), conv.wording
+        )
+        return Outcome(conv, (), changed=False, reminder=request)
+
+    def _follow_on(self, conv: Conversation, flow_id: str, carried: dict[str, str]) -> Outcome:
+        """Open `flow_id` with answers carried from a reminder: each question they fill shows
+        the answer and a Keep button, so one tap reuses it."""
+        outcome = self._start(conv, flow_id)
+        flow = self.catalog.flows.get(flow_id)
+        if flow is None:
+            return outcome
+        kept = {
+            slot: value
+            for slot, value in carried.items()
+            if (state := flow.slot_state(slot)) is not None and state.ask == "text" and value
+        }
+        started = replace(outcome.conversation, answers=kept)
+        return Outcome(started, (self._question(started, flow),))
+
+    def _show_draft(
+        self, conv: Conversation, flow_id: str, answers: dict[str, str], wording: int
+    ) -> Outcome:
+        """Show a stored draft again, as the conversation it came from; a draft the content
+        no longer reaches (the flow changed since) resumes at the first unanswered question."""
+        flow = self.catalog.flows.get(flow_id)
+        if flow is None:
+            return self._start(conv, flow_id)
+        passed, stop = follow(flow, flow.start, answers, {**flow.defaults}, use_defaults=False)
+        shown = replace(
+            self._fresh(conv),
+            flow=flow.id,
+            group=flow.group,
+            state=stop,
+            answers=answers,
+            history=passed,
+            wording=wording if flow.states[stop].end else 0,
+        )
+        return Outcome(shown, (self._question(shown, flow),))
+
+    def _lang(self, lang: str) -> Conversation:
+        return Conversation(chat_id="", lang=lang)
+
+    def notice(self, lang: str, key: str, **values: str | int) -> Notice:
+        """A common phrase as a notice, with the bot's own values filled in."""
+        return Notice(fill_common(self._common(self._lang(lang))[key], **values))
+
+    def title(self, lang: str, flow_id: str) -> str:
+        """A situation's title (its id when the content no longer has it)."""
+        by_lang = self.catalog.phrases.get(lang) or self.catalog.phrases[self.catalog.default_lang]
+        phrases = by_lang.get(flow_id)
+        return phrases.title if phrases is not None else flow_id
+
+    def reminder_confirmation(self, lang: str, request: ReminderRequest, due: float) -> Notice:
+        """ "Reminder set (In 3 days): you'll hear from me on Friday 14 March." """
+        conv = replace(self._lang(lang), flow=request.flow)
+        words = self._phrases(conv).reminders
+        label = words.choices.get(request.choice, request.choice) if words else request.choice
+        return self.notice(lang, "remind_confirm", choice=label, date=date_in_words(due))
+
+    def reminder_reply(self, reminder: Reminder, now: float) -> ReminderReply | None:
+        """The message a due reminder sends: what was planned (in the person's own answers),
+        what to do now, and its buttons. None when the content no longer has the situation."""
+        flow = self.catalog.flows.get(reminder.flow)
+        if flow is None or flow.reminders is None:
+            return None
+        conv = replace(self._lang(reminder.lang), flow=flow.id)
+        words = self._phrases(conv).reminders
+        if words is None:
+            return None
+        common = self._common(conv)
+        answers = {k: v for k, v in reminder.answers.items() if v}
+        planned = next(
+            (
+                text
+                for text in words.planned
+                if all(name in answers for name in PLACEHOLDER_RE.findall(text))
+            ),
+            words.planned[-1],
+        )
+        parts = [fill_common(planned, **answers), words.now]
+        if reminder.late(now):
+            parts.append(common["reminder_late"])
+        rows: list[tuple[Button, ...]] = []
+        if flow.reminders.next_flow is not None and words.next:
+            rows.append((Button(words.next, encode(ReminderAction("next", reminder.id))),))
+        for action, key in (
+            ("draft", "reminder_draft"),
+            ("snooze", "reminder_snooze"),
+            ("done", "reminder_done"),
+        ):
+            rows.append((Button(common[key], encode(ReminderAction(action, reminder.id))),))
+        return ReminderReply("\n\n".join(parts), tuple(rows))
+
+    def reminders_list(self, lang: str, reminders: list[Reminder]) -> ReminderReply:
+        """/reminders: the pending ones, soonest first, each with a cancel button."""
+        common = self._common(self._lang(lang))
+        if not reminders:
+            return ReminderReply(common["reminders_none"])
+        lines = [common["reminders_heading"]]
+        rows: list[tuple[Button, ...]] = []
+        for reminder in sorted(reminders, key=lambda r: r.due):
+            values = {"title": self.title(lang, reminder.flow), "date": date_in_words(reminder.due)}
+            lines.append(fill_common(common["reminders_item"], **values))
+            label = fill_common(common["reminder_cancel"], **values)
+            rows.append((Button(label, encode(ReminderAction("cancel", reminder.id))),))
+        return ReminderReply("\n".join(lines), tuple(rows))

@@ -64,9 +64,79 @@ class Refine:
     refinement: str
 
 
-Event = Start | OpenGroup | Choose | Text | Back | Restart | Another | Refine
+@dataclass(frozen=True, slots=True)
+class Remind:
+    """Under a draft, "Remind me": show the situation's reminder choices."""
 
-_SIMPLE: dict[str, Event] = {"b": Back(), "r": Restart(), "m": Start(), "w": Another()}
+
+@dataclass(frozen=True, slots=True)
+class RemindAt:
+    """Pick one of the situation's reminder choices (by its id in the flow's `reminders:`)."""
+
+    choice: str
+
+
+REMINDER_ACTIONS = {"n": "next", "d": "draft", "z": "snooze", "x": "done", "c": "cancel"}
+"""Button kinds of a sent reminder (and of /reminders' cancel buttons): code -> action."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReminderAction:
+    """A button about a stored reminder: open the next situation, show the earlier draft,
+    snooze, done, or cancel (from /reminders). The chat service looks the reminder up."""
+
+    action: str
+    reminder_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ListReminders:
+    """/reminders: list the chat's pending reminders, each with a cancel button."""
+
+
+@dataclass(frozen=True, slots=True)
+class FollowOn:
+    """Open `flow` with answers carried over from a reminder (never from a button: the chat
+    service builds it from the stored reminder)."""
+
+    flow: str
+    answers: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ShowDraft:
+    """Show a stored draft again (from a reminder): its flow, answers and wording."""
+
+    flow: str
+    answers: tuple[tuple[str, str], ...] = ()
+    wording: int = 0
+
+
+Event = (
+    Start
+    | OpenGroup
+    | Choose
+    | Text
+    | Back
+    | Restart
+    | Another
+    | Refine
+    | Remind
+    | RemindAt
+    | ReminderAction
+    | ListReminders
+    | FollowOn
+    | ShowDraft
+)
+
+_SIMPLE: dict[str, Event] = {
+    "b": Back(),
+    "r": Restart(),
+    "m": Start(),
+    "w": Another(),
+    "rm": Remind(),
+}
+_ACTION_CODES = {action: code for code, action in REMINDER_ACTIONS.items()}
 
 
 def encode(event: Event) -> str:
@@ -88,7 +158,13 @@ def encode(event: Event) -> str:
             return "r"
         case Another():
             return "w"
-    raise ValueError(f"cannot encode {event!r}")  # pragma: no cover - Text has no button
+        case Remind():
+            return "rm"
+        case RemindAt(choice):
+            return f"ra:{choice}"
+        case ReminderAction(action, reminder_id) if action in _ACTION_CODES:
+            return f"r{_ACTION_CODES[action]}:{reminder_id}"
+    raise ValueError(f"cannot encode {event!r}")  # pragma: no cover - Text etc. have no button
 
 
 def decode(data: str) -> Event | None:
@@ -109,4 +185,8 @@ def decode(data: str) -> Event | None:
         return OpenGroup(rest)
     if kind == "v":
         return Refine(rest)
+    if kind == "ra":
+        return RemindAt(rest)
+    if len(kind) == 2 and kind[0] == "r" and kind[1] in REMINDER_ACTIONS:
+        return ReminderAction(REMINDER_ACTIONS[kind[1]], rest)
     return None

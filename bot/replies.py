@@ -61,4 +61,14 @@ class ResultReply:
         return self.wording % self.wordings + 1
 
 
-Reply = Notice | QuestionReply | MenuReply | ResultReply
+@dataclass(frozen=True, slots=True)
+class ReminderReply:
+    """Anything about reminders: the choice of when, a reminder come due (what was planned,
+    what to do now, its buttons), or the /reminders list. Its keyboard names reminder ids, so
+    front ends never cache it."""
+
+    text: str
+    buttons: tuple[tuple[Button, ...], ...] = ()
+
+
+Reply = Notice | QuestionReply | MenuReply | ResultReply | ReminderReply

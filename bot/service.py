@@ -32,6 +32,8 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
+import secrets
+import time
 import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -40,8 +42,16 @@ from typing import TypeVar
 
 from bot.conversation import Conversation
 from bot.engine import Engine, Outcome
-from bot.events import Event
-from bot.replies import ResultReply
+from bot.events import Event, FollowOn, ListReminders, ReminderAction, ShowDraft
+from bot.reminders import (
+    CLAIM_BATCH,
+    LEASE_SECONDS,
+    SNOOZE_DAYS,
+    Interval,
+    Reminder,
+    date_in_words,
+)
+from bot.replies import ReminderReply, ResultReply
 from bot.store.protocol import DUPLICATE, ConversationStore, StoreUnavailable
 
 log = logging.getLogger("doorajar.service")
@@ -121,13 +131,20 @@ class ChatTurn:
         chat_id = self.chat_id
 
         load = service.store.load if update_id is None else service.load_to_change
+        # A reminder set by this update has one id however often the update is retried or
+        # delivered again, so the store adds it once.
+        reminder_id = f"u{update_id}" if update_id is not None else secrets.token_hex(5)
 
         async def attempt() -> Step | None:
             conv = await load(chat_id) or Conversation(chat_id=chat_id)
             if event is None:
                 outcome = Outcome(conv, service.engine.current(conv), changed=False)
+            elif isinstance(event, ReminderAction | ListReminders):
+                outcome = await service._reminder_outcome(conv, event)
             else:
                 outcome = service.engine.handle(conv, event)
+            if outcome.reminder is not None:
+                outcome = await service._keep_reminder(outcome, reminder_id)
             if update_id is None and not outcome.changed:
                 return Step(Handled.APPLIED, outcome)
             saved = await service.store.save(outcome.conversation, update_id)
@@ -157,6 +174,8 @@ class ChatService:
     engine: Engine
     store: ConversationStore
     retry_delays: Sequence[float] = STORE_RETRY_DELAYS
+    clock: Callable[[], float] = time.time
+    """Now, in Unix seconds: reminders are due by it (tests and `doorajar chat --now` move it)."""
     _locks: weakref.WeakValueDictionary[str, asyncio.Lock] = field(
         default_factory=weakref.WeakValueDictionary, init=False, repr=False
     )
@@ -203,6 +222,92 @@ class ChatService:
         except StoreUnavailable as exc:
             log.warning("purge skipped, store unavailable: %s", exc)
             return None
+
+    # -- reminders --------------------------------------------------------------------------
+
+    async def _keep_reminder(self, outcome: Outcome, reminder_id: str) -> Outcome:
+        """Store the reminder the engine asked for (added once per id) and confirm it."""
+        request = outcome.reminder
+        assert request is not None
+        conv = outcome.conversation
+        now = self.clock()
+        due = request.after.due_after(now)
+        await self.store.add_reminder(
+            Reminder(
+                chat_id=conv.chat_id,
+                id=reminder_id,
+                due=due,
+                flow=request.flow,
+                choice=request.choice,
+                answers=dict(request.answers),
+                lang=conv.lang,
+                wording=request.wording,
+                created_at=now,
+            )
+        )
+        confirmation = self.engine.reminder_confirmation(conv.lang, request, due)
+        return replace(outcome, replies=(*outcome.replies, confirmation), reminder=None)
+
+    async def _reminder_outcome(
+        self, conv: Conversation, event: ReminderAction | ListReminders
+    ) -> Outcome:
+        """/reminders and the buttons of a reminder: they need the stored reminder, which the
+        engine never sees, so they are turned into engine events or notices here."""
+        engine = self.engine
+        store = self.store
+        lang = conv.lang
+        if isinstance(event, ListReminders):
+            listed = engine.reminders_list(lang, await store.pending_reminders(conv.chat_id))
+            return Outcome(conv, (listed,), changed=False)
+        reminder = await store.reminder(conv.chat_id, event.reminder_id)
+        if reminder is None:
+            return Outcome(conv, (engine.notice(lang, "reminder_gone"),), changed=False)
+        match event.action:
+            case "next":
+                plan = engine.catalog.flows.get(reminder.flow)
+                next_flow = plan.reminders.next_flow if plan and plan.reminders else None
+                if next_flow is not None:
+                    reuse = plan.reminders.reuse if plan and plan.reminders else ()
+                    carried = tuple(
+                        (slot, reminder.answers[slot]) for slot in reuse if slot in reminder.answers
+                    )
+                    return engine.handle(conv, FollowOn(next_flow, carried))
+            case "draft":
+                answers = tuple(reminder.answers.items())
+                return engine.handle(conv, ShowDraft(reminder.flow, answers, reminder.wording))
+            case "snooze":
+                due = Interval(SNOOZE_DAYS, "days").due_after(self.clock())
+                await store.reschedule_reminder(conv.chat_id, reminder.id, due)
+                notice = engine.notice(lang, "reminder_snoozed", date=date_in_words(due))
+                return Outcome(conv, (notice,), changed=False)
+            case "done":
+                await store.delete_reminder(conv.chat_id, reminder.id)
+                return Outcome(conv, (engine.notice(lang, "reminder_closed"),), changed=False)
+            case "cancel":
+                await store.delete_reminder(conv.chat_id, reminder.id)
+                listed = engine.reminders_list(lang, await store.pending_reminders(conv.chat_id))
+                return Outcome(conv, (listed,), changed=False)
+        return Outcome(conv, (engine.notice(lang, "reminder_gone"),), changed=False)
+
+    async def claim_reminders(self, limit: int = CLAIM_BATCH) -> list[Reminder]:
+        """Claim reminders due now (each by one worker); send each, then `reminder_sent`.
+
+        A claimed reminder not marked sent within `LEASE_SECONDS` is due again. Raises
+        `StoreUnavailable` when the store is down (the periodic check tries again later).
+        """
+        return await self.store.claim_reminders(self.clock(), limit, LEASE_SECONDS)
+
+    def reminder_reply(self, reminder: Reminder) -> ReminderReply | None:
+        """What a due reminder says (late, when over a day late); None: content gone."""
+        return self.engine.reminder_reply(reminder, self.clock())
+
+    async def reminder_sent(self, reminder: Reminder) -> None:
+        """Mark a reminder delivered: it keeps its buttons until closed or purged."""
+        await self.store.reminder_sent(reminder, self.clock())
+
+    async def drop_reminders(self, chat_id: str) -> int:
+        """Delete every reminder of a chat that blocked the bot; how many."""
+        return await self.store.drop_reminders(chat_id)
 
     async def close(self) -> None:
         """Release the store's connections."""

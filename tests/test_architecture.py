@@ -16,6 +16,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "bot",
         "bot.events",
         "bot.conversation",
+        "bot.reminders",
         "bot.content",
         "bot.content.catalog",
         "bot.content.conditions",
@@ -26,7 +27,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("bot.compose", "bot.drafts", "bot.replies", "bot.names", "bot.fragments"),
     ("bot.engine",),
     # reading content from YAML: above the engine, which never sees a file
-    ("bot.content.flows", "bot.content.phrases", "bot.content.loader"),
+    ("bot.content.reminders", "bot.content.flows", "bot.content.phrases", "bot.content.loader"),
     ("bot.store", "bot.store.protocol"),
     ("bot.store.memory", "bot.store.sqlite", "bot.store.redis"),
     ("bot.store.factory",),

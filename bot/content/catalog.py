@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from bot.content.conditions import ALWAYS, Condition
+from bot.reminders import Interval
 
 AskKind = Literal["choice", "text"]
 MessageKind = Literal["email", "linkedin", "messenger", "script"]
@@ -95,6 +96,17 @@ class Refinement:
 
 
 @dataclass(frozen=True, slots=True)
+class ReminderPlan:
+    """A flow's `reminders:` block: when the person may be reminded (the first choice is the
+    default), which situation comes next, and which answers it can reuse."""
+
+    choices: Mapping[str, Interval]
+    line: int
+    next_flow: str | None = None
+    reuse: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Flow:
     """A situation: its questions as states, and where its YAML came from.
 
@@ -112,6 +124,7 @@ class Flow:
     defaults: Mapping[str, str] = field(default_factory=dict)
     refinements: Mapping[str, Refinement] = field(default_factory=dict)
     main_states: frozenset[str] = frozenset()
+    reminders: ReminderPlan | None = None
     machine: Any = field(default=None, compare=False, repr=False)
 
     @property
@@ -201,6 +214,18 @@ class Question:
 
 
 @dataclass(frozen=True, slots=True)
+class ReminderWords:
+    """A flow's reminder wording in one language: the choices' labels, what was planned
+    (alternatives, the first whose answers are all there is used), what to do now, and the
+    label of the button that opens the next situation."""
+
+    choices: Mapping[str, str]
+    planned: tuple[str, ...]
+    now: str
+    next: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class FlowPhrases:
     """Everything a flow says in one language."""
 
@@ -214,6 +239,7 @@ class FlowPhrases:
     typed: Mapping[str, TypedSlot] = field(default_factory=dict)
     refinements: Mapping[str, str] = field(default_factory=dict)
     """Refinement id -> its button label."""
+    reminders: ReminderWords | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,7 @@ from bot.content.catalog import (
     TypedSlot,
 )
 from bot.content.conditions import ALWAYS, Condition
+from bot.content.reminders import parse_reminder_plan
 from bot.content.report import (
     ID_RE,
     Report,
@@ -40,7 +41,16 @@ from bot.content.yamlread import YamlList, YamlMap
 from bot.events import CALLBACK_LIMIT, Choose, Refine, Start, encode
 
 ALLOWED_ANSWER_KEYS = {
-    "flow": {"id", "group", "start", "states", "order", "defaults", "refinements"},
+    "flow": {
+        "id",
+        "group",
+        "start",
+        "states",
+        "order",
+        "defaults",
+        "refinements",
+        "reminders",
+    },
     "state": {
         "ask",
         "slot",
@@ -482,6 +492,9 @@ def parse_flow(path: Path, report: Report) -> Flow | None:
         defaults=_parse_defaults(data.get("defaults"), data.line_of("defaults"), slots, report),
         refinements=_parse_refinements(
             data.get("refinements"), data.line_of("refinements"), states, slots, report
+        ),
+        reminders=parse_reminder_plan(
+            data.get("reminders"), data.line_of("reminders"), flow_id, slots, report
         ),
     )
     flow = replace(flow, main_states=frozenset(reachable(flow, [flow.start])))

@@ -14,6 +14,7 @@ from pathlib import Path
 from bot.content.catalog import Catalog, CommonPhrases, Flow, FlowPhrases
 from bot.content.flows import build_machine, parse_flow
 from bot.content.phrases import COMMON_FILE, parse_common, parse_phrases
+from bot.content.reminders import check_next_flows
 from bot.content.report import CatalogError, Problem, Report, display_path
 
 
@@ -78,6 +79,7 @@ def load_catalog(
         if report.problems:
             broken.add(path.stem)
         problems.extend(report.problems)
+    problems.extend(check_next_flows(flows))
     languages = (
         sorted(p for p in phrases_root.iterdir() if p.is_dir()) if phrases_root.is_dir() else []
     )

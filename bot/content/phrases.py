@@ -26,6 +26,7 @@ from bot.content.catalog import (
 )
 from bot.content.conditions import ALWAYS
 from bot.content.flows import check_condition_slots
+from bot.content.reminders import COMMON_REMINDER_KEYS, parse_reminder_words
 from bot.content.report import Report, check_keys, parse_when, read_content, read_flag
 from bot.content.yamlread import YamlList, YamlMap
 
@@ -401,7 +402,16 @@ def parse_phrases(path: Path, flow: Flow, report: Report) -> FlowPhrases | None:
     if not isinstance(data, YamlMap):
         report.add(1, "a phrases file must be a mapping")
         return None
-    allowed = {"title", "summary", "questions", "refinements", "result", "advice", "shared"}
+    allowed = {
+        "title",
+        "summary",
+        "questions",
+        "refinements",
+        "result",
+        "advice",
+        "shared",
+        "reminders",
+    }
     check_keys(data, allowed, "phrases", report)
     slots = {s.slot: s for s in flow.states.values() if not s.end}
     ctx = _FlowContext(flow, slots, placeholder_names(flow))
@@ -430,6 +440,9 @@ def parse_phrases(path: Path, flow: Flow, report: Report) -> FlowPhrases | None:
         advice=advice,
         typed=flow.typed_slots,
         refinements=labels,
+        reminders=parse_reminder_words(
+            data.get("reminders"), data.line_of("reminders"), flow, report
+        ),
     )
 
 
@@ -455,7 +468,22 @@ def parse_common(
     if not isinstance(labels, YamlMap):
         report.add(data.line_of("groups"), "'groups' must map group ids to labels")
         return None
+    reminder_strings = data.get("reminders")
+    if reminder_strings is not None:
+        # The reminder phrases live in a block of their own, added after `strings`.
+        if not isinstance(reminder_strings, YamlMap):
+            report.add(data.line_of("reminders"), "'reminders' must be a mapping of phrases")
+        else:
+            for key in reminder_strings:
+                if key in strings:
+                    report.add(reminder_strings.line_of(key), f"'{key}' is also in 'strings'")
+            merged = YamlMap({**strings, **reminder_strings})
+            merged.line = strings.line
+            merged.key_lines = {**strings.key_lines, **reminder_strings.key_lines}
+            strings = merged
     users: dict[str, list[str]] = {key: ["the core"] for key in COMMON_KEYS}
+    for key in COMMON_REMINDER_KEYS:
+        users.setdefault(key, ["reminders"])
     for front_end, keys in sorted((front_end_keys or {}).items()):
         for key in keys:
             users.setdefault(key, []).append(front_end)

@@ -12,8 +12,20 @@ Every store keeps the same promises, checked by one contract test suite
   update delivered twice (a retry, or two workers) changes the conversation once. Ids are kept
   for `SEEN_KEEP_SECONDS`, longer than Telegram keeps an undelivered update;
 * `seen` only reads: has this update id been recorded (a cheap check, never a write);
-* `forget` deletes everything kept for a chat (conversation and recorded update ids);
-  `purge` does the same for every chat idle longer than the retention period.
+* `forget` deletes everything kept for a chat (conversation, recorded update ids, reminders);
+  `purge` does the same for every chat idle longer than the retention period, and deletes
+  reminders sent (or due) longer ago than it; a pending reminder is kept until it is sent.
+
+Reminders (`bot.reminders.Reminder`), indexed by due time:
+
+* `add_reminder` stores one; adding the same chat and id again changes nothing, so a retried
+  update adds it once;
+* `claim_reminders(now, limit, lease)` atomically claims up to `limit` reminders due by `now`
+  and returns them: each is claimed by one caller only (across workers), and is due again at
+  `now + lease` unless `reminder_sent` marks it sent first, so a worker that dies while
+  sending loses none;
+* `pending_reminders`, `reminder`, `reschedule_reminder`, `delete_reminder`,
+  `drop_reminders` read and change one chat's reminders.
 
 A store that cannot be reached raises `StoreUnavailable` and has changed nothing.
 """
@@ -24,6 +36,7 @@ import enum
 from typing import Final, Protocol
 
 from bot.conversation import Conversation
+from bot.reminders import Reminder
 
 SEEN_KEEP_SECONDS = 24 * 3600
 """How long update ids are remembered: Telegram gives up on an update after 24 hours."""
@@ -73,4 +86,39 @@ class ConversationStore(Protocol):
 
     async def close(self) -> None:
         """Release connections."""
+        ...
+
+    # -- reminders --------------------------------------------------------------------------
+
+    async def add_reminder(self, reminder: Reminder) -> None:
+        """Store a pending reminder; one with the same chat and id already stored is kept."""
+        ...
+
+    async def claim_reminders(self, now: float, limit: int, lease: float) -> list[Reminder]:
+        """Claim up to `limit` pending reminders due by `now`, soonest first, atomically:
+        each is due again at `now + lease` unless marked sent."""
+        ...
+
+    async def reminder_sent(self, reminder: Reminder, now: float) -> None:
+        """Mark a claimed reminder sent: it leaves the due index and keeps its buttons."""
+        ...
+
+    async def reminder(self, chat_id: str, reminder_id: str) -> Reminder | None:
+        """One of the chat's reminders, pending or sent, or None."""
+        ...
+
+    async def pending_reminders(self, chat_id: str) -> list[Reminder]:
+        """The chat's reminders not sent yet, soonest first."""
+        ...
+
+    async def reschedule_reminder(self, chat_id: str, reminder_id: str, due: float) -> bool:
+        """Make a reminder (pending or sent) pending again, due at `due`; False if gone."""
+        ...
+
+    async def delete_reminder(self, chat_id: str, reminder_id: str) -> bool:
+        """Delete one reminder; False when there was none."""
+        ...
+
+    async def drop_reminders(self, chat_id: str) -> int:
+        """Delete all the chat's reminders (it blocked the bot); how many."""
         ...

@@ -5,7 +5,15 @@ Keys, all under a prefix (default `doorajar`), with the chat id as a hash tag:
 * `{chat}:conv` - a hash: `v` the version, `d` the conversation JSON, `u` the update time;
 * `{chat}:seen` - a sorted set of applied update ids scored by time; old ids are trimmed on
   every save and the key expires `SEEN_KEEP_SECONDS` after the chat's last save;
-* `idle` - a sorted set of chat ids scored by their last update, for retention.
+* `idle` - a sorted set of chat ids scored by their last update, for retention;
+* `{chat}:rem` - a hash of the chat's reminders, id -> `Reminder` JSON;
+* `rdue` - a sorted set of pending reminders (`chat:id`) scored by when each is looked at
+  next (its due time, or the end of a claim's lease): a check reads only the due end;
+* `rdone` - a sorted set of every reminder scored by when it was sent (its due time while
+  pending), for the retention purge.
+
+A claim is one Lua script (ZRANGEBYSCORE of the due end, then ZADD each to the end of its
+lease), so two workers never claim the same reminder.
 
 Every write is one Lua script, so it is atomic: a save checks the update id, compares the
 version, writes the conversation and records the id at once, and two workers never lose each
@@ -52,6 +60,7 @@ from redis.exceptions import (
 )
 
 from bot.conversation import Conversation
+from bot.reminders import Reminder
 from bot.store.protocol import DUPLICATE, SEEN_KEEP_SECONDS, SaveResult, StoreUnavailable
 
 PURGE_BATCH = 500
@@ -93,6 +102,51 @@ return 2
 """
 
 
+# KEYS: rdue. ARGV: now, limit, lease end, prefix. Claims due reminders; returns their JSON.
+_CLAIM = """
+local members = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
+local out = {}
+for _, member in ipairs(members) do
+  local chat, id = string.match(member, '^(.*):([^:]*)$')
+  local data = redis.call('HGET', ARGV[4] .. ':{' .. chat .. '}:rem', id)
+  if data then
+    redis.call('ZADD', KEYS[1], ARGV[3], member)
+    out[#out + 1] = data
+  else
+    redis.call('ZREM', KEYS[1], member)
+  end
+end
+return out
+"""
+# KEYS: rem, rdue, rdone. ARGV: id, JSON, next look ('' once sent), done time, member, mode
+# ('add': only when new; 'set': only when it exists). Returns 1 written, 0 not.
+_PUT_REMINDER = """
+local exists = redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1
+if (ARGV[6] == 'add' and exists) or (ARGV[6] == 'set' and not exists) then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+if ARGV[3] == '' then
+  redis.call('ZREM', KEYS[2], ARGV[5])
+else
+  redis.call('ZADD', KEYS[2], ARGV[3], ARGV[5])
+end
+redis.call('ZADD', KEYS[3], ARGV[4], ARGV[5])
+return 1
+"""
+# KEYS: rem, rdue, rdone. ARGV: the chat's key prefix ('chat:'), ids ('' for all).
+# Deletes reminders; returns how many.
+_DELETE_REMINDERS = """
+local ids = {}
+if ARGV[2] == '' then ids = redis.call('HKEYS', KEYS[1]) else ids = {ARGV[2]} end
+local removed = 0
+for _, id in ipairs(ids) do
+  removed = removed + redis.call('HDEL', KEYS[1], id)
+  redis.call('ZREM', KEYS[2], ARGV[1] .. id)
+  redis.call('ZREM', KEYS[3], ARGV[1] .. id)
+end
+return removed
+"""
+
+
 def resp_command(*args: str | int | float) -> bytes:
     """A command as Redis reads it (RESP), its arguments written as redis-py writes them."""
     parts = [b"*%d\r\n" % len(args)]
@@ -121,6 +175,9 @@ class RedisStore:
         self._prefix = prefix
         self._save_sha = hashlib.sha1(_SAVE.encode()).hexdigest()
         self._purge_one = client.register_script(_PURGE_ONE)
+        self._claim = client.register_script(_CLAIM)
+        self._put_reminder = client.register_script(_PUT_REMINDER)
+        self._delete_reminders = client.register_script(_DELETE_REMINDERS)
         self._spare: list[AbstractConnection] = []
         self._copies: OrderedDict[str, _Copy] = OrderedDict()
         self._timeout: float | None = client.connection_pool.connection_kwargs.get("socket_timeout")
@@ -256,6 +313,7 @@ class RedisStore:
         pipe.delete(self._key(chat_id, "conv"), self._key(chat_id, "seen"))
         pipe.zrem(self._idle, chat_id)
         await self._call(pipe.execute())
+        await self.drop_reminders(chat_id)
 
     async def purge(self, idle_seconds: float) -> int:
         self._copies.clear()
@@ -274,12 +332,87 @@ class RedisStore:
                 progressed = progressed or done != 0
             # A full batch in which every chat was kept would come back unchanged: stop there.
             if len(chats) < PURGE_BATCH or not progressed:
+                break
+        while True:  # reminders sent (or due and never sent) before the cutoff
+            old = await self._call(
+                self._redis.zrangebyscore(self._rdone, "-inf", cutoff, start=0, num=PURGE_BATCH)
+            )
+            for raw in old:
+                chat_id, _, reminder_id = _text(raw).rpartition(":")
+                await self._delete(chat_id, reminder_id)
+            if len(old) < PURGE_BATCH:
                 return removed
+
+    # -- reminders --------------------------------------------------------------------------
+
+    @property
+    def _rdue(self) -> str:
+        return f"{self._prefix}:rdue"
+
+    @property
+    def _rdone(self) -> str:
+        return f"{self._prefix}:rdone"
+
+    async def _put(
+        self, reminder: Reminder, next_look: float | None, done: float, mode: str
+    ) -> bool:
+        keys = [self._key(reminder.chat_id, "rem"), self._rdue, self._rdone]
+        args = [
+            reminder.id,
+            reminder.to_json(),
+            "" if next_look is None else repr(next_look),
+            repr(done),
+            reminder.key,
+            mode,
+        ]
+        return bool(await self._call(self._put_reminder(keys=keys, args=args)))
+
+    async def _delete(self, chat_id: str, reminder_id: str) -> int:
+        keys = [self._key(chat_id, "rem"), self._rdue, self._rdone]
+        return int(
+            await self._call(self._delete_reminders(keys=keys, args=[f"{chat_id}:", reminder_id]))
+        )
+
+    async def add_reminder(self, reminder: Reminder) -> None:
+        await self._put(replace(reminder, sent_at=None), reminder.due, reminder.due, "add")
+
+    async def claim_reminders(self, now: float, limit: int, lease: float) -> list[Reminder]:
+        args: list[str | int] = [repr(now), limit, repr(now + lease), self._prefix]
+        rows = await self._call(self._claim(keys=[self._rdue], args=args))
+        return sorted((Reminder.from_json(row) for row in rows), key=lambda r: r.due)
+
+    async def reminder_sent(self, reminder: Reminder, now: float) -> None:
+        await self._put(replace(reminder, sent_at=now), None, now, "set")
+
+    async def reminder(self, chat_id: str, reminder_id: str) -> Reminder | None:
+        data = await self._call(self._redis.hget(self._key(chat_id, "rem"), reminder_id))
+        return Reminder.from_json(data) if data else None
+
+    async def pending_reminders(self, chat_id: str) -> list[Reminder]:
+        rows = await self._call(self._redis.hvals(self._key(chat_id, "rem")))
+        reminders = (Reminder.from_json(row) for row in rows)
+        return sorted((r for r in reminders if r.sent_at is None), key=lambda r: r.due)
+
+    async def reschedule_reminder(self, chat_id: str, reminder_id: str, due: float) -> bool:
+        current = await self.reminder(chat_id, reminder_id)
+        if current is None:
+            return False
+        return await self._put(replace(current, due=due, sent_at=None), due, due, "set")
+
+    async def delete_reminder(self, chat_id: str, reminder_id: str) -> bool:
+        return await self._delete(chat_id, reminder_id) > 0
+
+    async def drop_reminders(self, chat_id: str) -> int:
+        return await self._delete(chat_id, "")
 
     async def close(self) -> None:
         self._copies.clear()
         await self._drop_spare()
         await self._redis.aclose()
+
+
+def _text(raw: bytes | str) -> str:
+    return raw.decode() if isinstance(raw, bytes) else str(raw)
 
 
 PERSISTENCE_CHECK_SECONDS = 2.0

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from bot.conversation import Conversation
+from bot.reminders import Reminder
 from bot.store.protocol import DUPLICATE, SEEN_KEEP_SECONDS, SaveResult, StoreUnavailable
 
 log = logging.getLogger("doorajar.store")
@@ -71,7 +72,21 @@ CREATE TABLE IF NOT EXISTS seen_updates (
     PRIMARY KEY (chat_id, update_id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS seen_updates_at ON seen_updates(seen_at);
+CREATE TABLE IF NOT EXISTS reminders (
+    chat_id TEXT NOT NULL,
+    id TEXT NOT NULL,
+    next_look REAL,
+    done_at REAL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (chat_id, id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS reminders_due ON reminders(next_look) WHERE next_look IS NOT NULL;
+CREATE INDEX IF NOT EXISTS reminders_done ON reminders(done_at);
 """
+# Reminders: `next_look` is when a pending reminder is looked at next (its due time, or the end
+# of a claim's lease) and NULL once it was sent, so the partial index holds only pending ones
+# and a check reads just the due rows. `done_at` is when it was sent, or its due time while
+# pending: the retention purge deletes by it. `data` is `Reminder.to_json()`.
 _FILE_SUFFIXES = ("", "-wal", "-shm")
 
 
@@ -244,6 +259,7 @@ class SqliteStore:
             with _transaction(db):
                 db.execute("DELETE FROM conversations WHERE chat_id = ?", (chat_id,))
                 db.execute("DELETE FROM seen_updates WHERE chat_id = ?", (chat_id,))
+                db.execute("DELETE FROM reminders WHERE chat_id = ?", (chat_id,))
 
         await self._run(delete)
         await self._in_worker(lambda: self._checkpoint(truncate=True))
@@ -267,6 +283,109 @@ class SqliteStore:
         await asyncio.wrap_future(self._worker.submit(self._close_maintenance))
         self._worker.shutdown(wait=False)
         self._db.close()  # the last connection: SQLite checkpoints and removes the WAL
+
+    # -- reminders (on the loop's connection: each is one short statement or transaction) ----
+
+    async def add_reminder(self, reminder: Reminder) -> None:
+        pending = replace(reminder, sent_at=None)
+
+        def insert(db: sqlite3.Connection) -> None:
+            db.execute(
+                "INSERT OR IGNORE INTO reminders VALUES (?, ?, ?, ?, ?)",
+                (pending.chat_id, pending.id, pending.due, pending.due, pending.to_json()),
+            )
+
+        await self._run(insert)
+        self._after_commit()
+
+    async def claim_reminders(self, now: float, limit: int, lease: float) -> list[Reminder]:
+        def claim(db: sqlite3.Connection) -> list[Reminder]:
+            # One statement: SQLite runs it under its write lock, so two workers (processes)
+            # never claim the same row; the partial index makes it read only the due rows.
+            rows = db.execute(
+                "UPDATE reminders SET next_look = ? WHERE (chat_id, id) IN ("
+                "SELECT chat_id, id FROM reminders WHERE next_look IS NOT NULL "
+                "AND next_look <= ? ORDER BY next_look LIMIT ?) RETURNING data",
+                (now + lease, now, limit),
+            ).fetchall()
+            return [Reminder.from_json(row[0]) for row in rows]
+
+        claimed = await self._run(claim)
+        if claimed:
+            self._after_commit()
+        return sorted(claimed, key=lambda r: r.due)
+
+    async def reminder_sent(self, reminder: Reminder, now: float) -> None:
+        sent = replace(reminder, sent_at=now)
+
+        def mark(db: sqlite3.Connection) -> None:
+            db.execute(
+                "UPDATE reminders SET next_look = NULL, done_at = ?, data = ? "
+                "WHERE chat_id = ? AND id = ?",
+                (now, sent.to_json(), reminder.chat_id, reminder.id),
+            )
+
+        await self._run(mark)
+        self._after_commit()
+
+    async def reminder(self, chat_id: str, reminder_id: str) -> Reminder | None:
+        def read(db: sqlite3.Connection) -> Reminder | None:
+            row = db.execute(
+                "SELECT data FROM reminders WHERE chat_id = ? AND id = ?", (chat_id, reminder_id)
+            ).fetchone()
+            return Reminder.from_json(row[0]) if row else None
+
+        return await self._run(read)
+
+    async def pending_reminders(self, chat_id: str) -> list[Reminder]:
+        def read(db: sqlite3.Connection) -> list[Reminder]:
+            rows = db.execute(
+                "SELECT data FROM reminders WHERE chat_id = ? AND next_look IS NOT NULL",
+                (chat_id,),
+            ).fetchall()
+            return sorted((Reminder.from_json(row[0]) for row in rows), key=lambda r: r.due)
+
+        return await self._run(read)
+
+    async def reschedule_reminder(self, chat_id: str, reminder_id: str, due: float) -> bool:
+        def write(db: sqlite3.Connection) -> bool:
+            with _transaction(db):
+                row = db.execute(
+                    "SELECT data FROM reminders WHERE chat_id = ? AND id = ?",
+                    (chat_id, reminder_id),
+                ).fetchone()
+                if row is None:
+                    return False
+                moved = replace(Reminder.from_json(row[0]), due=due, sent_at=None)
+                db.execute(
+                    "UPDATE reminders SET next_look = ?, done_at = ?, data = ? "
+                    "WHERE chat_id = ? AND id = ?",
+                    (due, due, moved.to_json(), chat_id, reminder_id),
+                )
+            return True
+
+        done = await self._run(write)
+        self._after_commit()
+        return done
+
+    async def delete_reminder(self, chat_id: str, reminder_id: str) -> bool:
+        def delete(db: sqlite3.Connection) -> bool:
+            cursor = db.execute(
+                "DELETE FROM reminders WHERE chat_id = ? AND id = ?", (chat_id, reminder_id)
+            )
+            return cursor.rowcount == 1
+
+        done = await self._run(delete)
+        self._after_commit()
+        return done
+
+    async def drop_reminders(self, chat_id: str) -> int:
+        def delete(db: sqlite3.Connection) -> int:
+            return db.execute("DELETE FROM reminders WHERE chat_id = ?", (chat_id,)).rowcount
+
+        count = await self._run(delete)
+        self._after_commit()
+        return count
 
     def _after_commit(self) -> None:
         """Count commits; now and then hand a checkpoint or the id expiry to the thread."""
@@ -371,6 +490,16 @@ class SqliteStore:
                     )
                     removed += cursor.rowcount
             if len(chats) < BATCH_ROWS:
+                break
+        while True:  # reminders sent (or due and never sent) before the cutoff
+            with _transaction(db):
+                cursor = db.execute(
+                    "DELETE FROM reminders WHERE (chat_id, id) IN (SELECT chat_id, id FROM "
+                    "reminders WHERE done_at < ? LIMIT ?)",
+                    (cutoff, BATCH_ROWS),
+                )
+            removed_reminders = cursor.rowcount
+            if removed_reminders < BATCH_ROWS:
                 break
         self._expire_seen()
         if removed:

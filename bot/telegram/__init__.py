@@ -29,6 +29,7 @@ PHRASE_KEYS = (
     "command_restart",
     "command_cancel",
     "command_forget",
+    "command_reminders",
 )
 """The common phrases (`phrases/<lang>/_common.yaml`) the Telegram front end uses beyond the
 core's; the loader refuses content without them. Declared here, not in `render` or `gateway`,

@@ -25,7 +25,7 @@ from telegram import CallbackQuery, InlineQuery, Message, MessageEntity, Update
 from telegram.constants import ChatType
 from telegram.error import Forbidden, RetryAfter
 
-from bot.events import Back, Event, Restart, Start, Text, decode
+from bot.events import Back, Event, ListReminders, Restart, Start, Text, decode
 from bot.service import ChatService, Handled, Step
 from bot.telegram.outbox import FORGET_NO, FORGET_YES, SHARE_START, Outbox, Say, Tap
 
@@ -35,7 +35,12 @@ TEXT_LIMIT = 1000
 """Longest typed message passed to the engine; longer ones are refused at once."""
 APOLOGIES_KEPT = 10_000
 """Chats remembered as already told that the store is down (until one of their updates works)."""
-COMMAND_EVENTS: dict[str, Event] = {"back": Back(), "restart": Restart(), "cancel": Start()}
+COMMAND_EVENTS: dict[str, Event] = {
+    "back": Back(),
+    "restart": Restart(),
+    "cancel": Start(),
+    "reminders": ListReminders(),
+}
 """Commands that are just an event (/start, /help and /forget do more)."""
 
 
@@ -152,7 +157,8 @@ class Gateway:
         return await self._step(chat_id, update_id, Text(text))
 
     async def _command(self, chat_id: int, update_id: int, text: str, length: int) -> Handled:
-        """/start [payload], /help, /back, /restart, /cancel, /forget; others get the help."""
+        """/start [payload], /help, /back, /restart, /cancel, /reminders, /forget; others get
+        the help."""
         name, _, mention = text[1:length].partition("@")
         name = name.lower()
         if mention and mention.lower() != (self.bot.username or "").lower():

@@ -44,7 +44,15 @@ from yarl import URL
 
 from bot.content.catalog import KEEP, CommonPhrases
 from bot.engine import fill_common
-from bot.replies import Button, MenuReply, Notice, QuestionReply, Reply, ResultReply
+from bot.replies import (
+    Button,
+    MenuReply,
+    Notice,
+    QuestionReply,
+    ReminderReply,
+    Reply,
+    ResultReply,
+)
 
 log = logging.getLogger("doorajar.outbox")
 
@@ -65,7 +73,7 @@ FORGET_NO = "x:forget:no"
 """Button data of the /forget confirmation; `events.decode` reads neither (no `x:` kind)."""
 SHARE_START = "from-share"
 """Deep-link payload of inline mode's "open the bot" button (flow ids cannot contain '-')."""
-COMMANDS = ("start", "help", "back", "restart", "cancel", "forget")
+COMMANDS = ("start", "help", "back", "restart", "cancel", "reminders", "forget")
 _KEEP_DATA = f":{KEEP}"
 """How the data of a Keep button (which shows a typed answer) ends."""
 COPY_TEXT_LIMIT = int(InlineKeyboardButtonLimit.MAX_COPY_TEXT)
@@ -177,6 +185,9 @@ class Renderer:
                     out.append(self.question(reply))
                 case ResultReply():
                     out.extend(self.result(reply))
+                case ReminderReply(text, buttons):
+                    # Its buttons name reminder ids: built each time, never kept.
+                    out.append(Outgoing(text, _keyboard_json(buttons, None) if buttons else None))
         return [piece for message in out for piece in self._fit(message)]
 
     def _fit(self, message: Outgoing) -> list[Outgoing]:

@@ -4,7 +4,8 @@ to stop.
 `build_gateway` makes the one `telegram.ext.ExtBot` (aiohttp requests, `AIORateLimiter`) and
 the gateway around it; `serve` initialises the bot, publishes the command list, purges idle
 conversations every few hours, and runs a receiver (the webhook server or the poller) until
-SIGTERM or SIGINT, then shuts everything down. python-telegram-bot's `Application` and its
+SIGTERM or SIGINT, then shuts everything down. Beside the receiver it runs the periodic
+reminder check (`bot.telegram.reminders`). python-telegram-bot's `Application` and its
 `run_webhook`/`run_polling` are not used: they acknowledge an update as soon as it is queued,
 and doorajar acknowledges one only once it is handled (`Handled.acknowledged`).
 """
@@ -38,6 +39,7 @@ from bot.telegram.gateway import Gateway
 from bot.telegram.logs import configure_logging
 from bot.telegram.outbox import AiohttpRequest, Outbox
 from bot.telegram.polling import poll
+from bot.telegram.reminders import remind_forever
 from bot.telegram.webhook import WebhookSettings, serve_webhook
 
 log = logging.getLogger("doorajar.telegram")
@@ -132,14 +134,20 @@ async def serve(gateway: Gateway, receive: Receiver, retention_days: int = 0) ->
         with contextlib.suppress(NotImplementedError, RuntimeError):  # not on this platform
             loop.add_signal_handler(sig, stop.set)
     purger = None
+    reminder = None
     try:
         await start(gateway)
         if retention_days > 0:
             purger = asyncio.create_task(purge_forever(gateway.service, retention_days))
+        # A plain task, not PTB's JobQueue, which needs the Application doorajar does not use
+        # (bot.telegram.reminders says more).
+        reminder = asyncio.create_task(remind_forever(gateway))
         await receive(stop)
     finally:
         if purger is not None:
             purger.cancel()
+        if reminder is not None:
+            reminder.cancel()
         await gateway.service.close()
         await gateway.bot.shutdown()
     log.info("stopped")

@@ -10,6 +10,7 @@ from dataclasses import replace
 import pytest
 
 from bot.conversation import Conversation
+from bot.reminders import Reminder
 from bot.store.protocol import DUPLICATE, ConversationStore
 
 
@@ -153,3 +154,67 @@ class StoreContract:
         await store.forget("4")
         again = await store.save(Conversation(chat_id="4"), update_id=10)
         assert isinstance(again, Conversation) and again.version == 1
+
+    # -- reminders ---------------------------------------------------------------------------
+
+    async def test_a_reminder_is_claimed_once_when_due_and_again_after_its_lease(
+        self, store: ConversationStore
+    ) -> None:
+        reminder = Reminder("5", "u1", due=1000.0, flow="ask_for_time", choice="days2")
+        await store.add_reminder(reminder)
+        await store.add_reminder(replace(reminder, due=5.0))  # the same id again: kept as it was
+        assert await store.claim_reminders(999.0, 10, 60.0) == []
+        claimed = await store.claim_reminders(1000.0, 10, 60.0)
+        assert [r.id for r in claimed] == ["u1"] and claimed[0].due == 1000.0
+        assert await store.claim_reminders(1001.0, 10, 60.0) == []  # claimed: not again
+        again = await store.claim_reminders(1061.0, 10, 60.0)  # the lease ran out: not lost
+        assert [r.id for r in again] == ["u1"]
+        await store.reminder_sent(again[0], 1062.0)
+        assert await store.claim_reminders(9999.0, 10, 60.0) == []
+        sent = await store.reminder("5", "u1")
+        assert sent is not None and sent.sent_at == 1062.0
+        assert await store.pending_reminders("5") == []
+
+    async def test_claims_take_the_soonest_first_up_to_the_limit(
+        self, store: ConversationStore
+    ) -> None:
+        for index in (3, 1, 2):
+            await store.add_reminder(Reminder("6", f"r{index}", float(index), "f", "c"))
+        first = await store.claim_reminders(10.0, 2, 60.0)
+        assert [r.id for r in first] == ["r1", "r2"]
+        assert [r.id for r in await store.claim_reminders(10.0, 2, 60.0)] == ["r3"]
+
+    async def test_reminders_are_listed_rescheduled_and_deleted(
+        self, store: ConversationStore
+    ) -> None:
+        await store.add_reminder(Reminder("7", "a", 50.0, "f", "c", answers={"company": "Zoë"}))
+        await store.add_reminder(Reminder("7", "b", 20.0, "f", "c"))
+        assert [r.id for r in await store.pending_reminders("7")] == ["b", "a"]
+        assert await store.reschedule_reminder("7", "b", 90.0)
+        assert [r.id for r in await store.claim_reminders(60.0, 10, 5.0)] == ["a"]
+        assert await store.delete_reminder("7", "a")
+        assert not await store.delete_reminder("7", "a")
+        assert not await store.reschedule_reminder("7", "a", 1.0)
+        assert await store.drop_reminders("7") == 1
+        assert await store.pending_reminders("7") == []
+        assert await store.claim_reminders(1e12, 10, 5.0) == []
+
+    async def test_forget_deletes_the_chats_reminders(self, store: ConversationStore) -> None:
+        await store.add_reminder(Reminder("8", "a", 50.0, "f", "c", answers={"company": "Zoë"}))
+        await store.add_reminder(Reminder("9", "a", 50.0, "f", "c"))
+        await store.forget("8")
+        assert await store.reminder("8", "a") is None
+        assert [r.chat_id for r in await store.claim_reminders(60.0, 10, 5.0)] == ["9"]
+        assert await self.traces(store, "8") == []
+
+    async def test_purge_keeps_pending_reminders_and_deletes_old_sent_ones(
+        self, store: ConversationStore
+    ) -> None:
+        now = time.time()
+        await store.add_reminder(Reminder("10", "later", now + 86400 * 90, "f", "c"))
+        await store.add_reminder(Reminder("10", "old", now - 86400 * 40, "f", "c"))
+        (old,) = await store.claim_reminders(now, 10, 5.0)
+        await store.reminder_sent(old, now - 86400 * 35)
+        await store.purge(86400 * 30)
+        assert await store.reminder("10", "old") is None
+        assert await store.reminder("10", "later") is not None

@@ -30,6 +30,7 @@ class TestMemoryStore(StoreContract):
     async def traces(self, store: ConversationStore, chat_id: str) -> list[str]:
         assert isinstance(store, MemoryStore)
         found = [f"conversation {chat_id}"] if chat_id in store._conversations else []
+        found += [f"reminders {chat_id}"] * bool(store._reminders.get(chat_id))
         return found + [f"update ids {chat_id}"] * (chat_id in store._seen)
 
 
@@ -43,7 +44,7 @@ class TestSqliteStore(StoreContract):
     async def traces(self, store: ConversationStore, chat_id: str) -> list[str]:
         assert isinstance(store, SqliteStore)
         found = []
-        for table in ("conversations", "seen_updates"):
+        for table in ("conversations", "seen_updates", "reminders"):
             query = f"SELECT count(*) FROM {table} WHERE chat_id = ?"
             found += [table] * store._db.execute(query, (chat_id,)).fetchone()[0]
         return found

@@ -168,7 +168,7 @@ async def test_start_greets_and_shows_the_situations_as_buttons(chat: Chat) -> N
 async def test_start_up_registers_the_commands(chat: Chat) -> None:
     await start(chat.gateway)
     names = [command["command"] for command in chat.api.commands]
-    assert names == ["start", "help", "back", "restart", "cancel", "forget"]
+    assert names == ["start", "help", "back", "restart", "cancel", "reminders", "forget"]
     assert all(command["description"] for command in chat.api.commands)
 
 
