@@ -27,13 +27,14 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import replace
 from pathlib import Path
 from typing import TypeVar
 
+from bot import stats
 from bot.conversation import Conversation
 from bot.store.protocol import DUPLICATE, SEEN_KEEP_SECONDS, SaveResult, StoreUnavailable
 
@@ -71,7 +72,19 @@ CREATE TABLE IF NOT EXISTS seen_updates (
     PRIMARY KEY (chat_id, update_id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS seen_updates_at ON seen_updates(seen_at);
+CREATE TABLE IF NOT EXISTS stats (
+    day TEXT NOT NULL,
+    situation TEXT NOT NULL,
+    counter TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (day, situation, counter)
+) WITHOUT ROWID;
 """
+# Stats counters (bot.stats): a UTC day, a situation, a counter name and a number, nothing else.
+_COUNT = (
+    "INSERT INTO stats VALUES (?, ?, ?, 1) "
+    "ON CONFLICT (day, situation, counter) DO UPDATE SET n = n + 1"
+)
 _FILE_SUFFIXES = ("", "-wal", "-shm")
 
 
@@ -97,6 +110,12 @@ def _transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
             with suppress(sqlite3.Error):  # SQLite rolls back by itself when it cannot
                 db.execute("ROLLBACK")
         raise
+
+
+def _add_counts(db: sqlite3.Connection, counts: Sequence[str]) -> None:
+    """Add one to each stats counter for today, in the caller's transaction."""
+    today = stats.day()
+    db.executemany(_COUNT, [(today, *stats.split(name)) for name in counts])
 
 
 def _private_files(path: Path, own_folder: bool) -> None:
@@ -193,7 +212,9 @@ class SqliteStore:
         # The chat id, version and time live in their own columns, not again in the JSON.
         return Conversation.from_json(row[0], chat_id=chat_id, version=row[1], updated_at=row[2])
 
-    async def save(self, conv: Conversation, update_id: int | None = None) -> SaveResult:
+    async def save(
+        self, conv: Conversation, update_id: int | None = None, counts: Sequence[str] = ()
+    ) -> SaveResult:
         def write(db: sqlite3.Connection) -> SaveResult:
             saved = replace(conv, version=conv.version + 1, updated_at=time.time())
             with _transaction(db):
@@ -220,6 +241,8 @@ class SqliteStore:
                 if cursor.rowcount != 1:
                     db.execute("ROLLBACK")  # the recorded update id goes too
                     return None
+                if counts:
+                    _add_counts(db, counts)
             return saved
 
         result = await self._run(write)
@@ -236,7 +259,7 @@ class SqliteStore:
 
         return await self._run(read)
 
-    async def forget(self, chat_id: str) -> None:
+    async def forget(self, chat_id: str, counts: Sequence[str] = ()) -> None:
         """Delete the chat's rows (overwritten with zeros), then checkpoint and empty the WAL,
         so that nothing the chat typed stays in the database, -wal or -shm file."""
 
@@ -244,9 +267,21 @@ class SqliteStore:
             with _transaction(db):
                 db.execute("DELETE FROM conversations WHERE chat_id = ?", (chat_id,))
                 db.execute("DELETE FROM seen_updates WHERE chat_id = ?", (chat_id,))
+                if counts:
+                    _add_counts(db, counts)
 
         await self._run(delete)
         await self._in_worker(lambda: self._checkpoint(truncate=True))
+
+    async def tallies(self, days: Sequence[str]) -> list[stats.DayCount]:
+        def read(db: sqlite3.Connection) -> list[stats.DayCount]:
+            marks = ", ".join("?" * len(days))
+            rows = db.execute(
+                f"SELECT day, situation, counter, n FROM stats WHERE day IN ({marks})", list(days)
+            ).fetchall()
+            return [stats.DayCount(*row) for row in rows]
+
+        return await self._run(read) if days else []
 
     async def purge(self, idle_seconds: float) -> int:
         cutoff = time.time() - idle_seconds
