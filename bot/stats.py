@@ -70,7 +70,13 @@ def enabled(environ: Mapping[str, str] = os.environ) -> bool:
 
 def day(at: float | None = None) -> str:
     """The UTC day of a time (now by default) as `YYYY-MM-DD`: the finest time stats keep."""
-    return time.strftime("%Y-%m-%d", time.gmtime(time.time() if at is None else at))
+    number = int((time.time() if at is None else at) // DAY_SECONDS)
+    if number != _last_day[0]:  # formatted once a day, not on every save
+        _last_day[:] = [number, time.strftime("%Y-%m-%d", time.gmtime(number * DAY_SECONDS))]
+    return str(_last_day[1])
+
+
+_last_day: list[int | str] = [-1, ""]
 
 
 def days_back(days: int, at: float | None = None) -> list[str]:
