@@ -21,6 +21,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "bot.content.conditions",
         "bot.content.report",
         "bot.content.yamlread",
+        "bot.stats",
     ),
     # pure functions over the catalogue: composing and checking results
     ("bot.compose", "bot.drafts", "bot.replies", "bot.names", "bot.fragments"),
@@ -32,7 +33,14 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("bot.store.factory",),
     ("bot.service",),
     # front ends and tools
-    ("bot.check*", "bot.console", "bot.graph", "bot.settings", "bot.telegram*"),
+    (
+        "bot.check*",
+        "bot.console",
+        "bot.graph",
+        "bot.settings",
+        "bot.stats_plot",
+        "bot.telegram*",
+    ),
     ("bot.cli", "bot.__main__"),
 )
 FORBIDDEN = (
