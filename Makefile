@@ -10,7 +10,7 @@ $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "doorajar needs Python 3.11 or newer")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,redis,graph]'
+	$(BIN)/python -m pip install --quiet -e '.[test,redis,graph,plot]'
 	@touch $(STAMP)
 
 ## run: the bot on Telegram when TELEGRAM_BOT_TOKEN is set (or in .env), else a console chat

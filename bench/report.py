@@ -70,6 +70,8 @@ class Report:
     users: int
     quick: bool = False
     micro: dict[str, Any] = field(default_factory=dict)
+    stats: dict[str, Any] = field(default_factory=dict)
+    """`bench.stats_cost`: CPU per update with stats counters on and off."""
     tier_a: dict[str, Worker] = field(default_factory=dict)
     tier_b: dict[str, Worker] = field(default_factory=dict)
     scale: dict[str, Any] = field(default_factory=dict)
@@ -107,6 +109,7 @@ class Report:
             ),
             Target("engine step, median", self.micro.get("step_median_us"), 30, "us"),
             Target("load and validate all flows", self.micro.get("load_median_ms"), 150, "ms"),
+            Target("stats on vs off, extra per update", self.stats.get("stats_extra_pct"), 5, "%"),
             Target(
                 "bytes per stored conversation",
                 stored.get("bytes_per_conversation"),
@@ -228,6 +231,18 @@ class Report:
                 ],
             ]
             sections.append(("engine and loader, alone", ["what", "time", "spread"], rows, []))
+        if self.stats:
+            st = self.stats
+            rows = [
+                ["stats on", f"{st['stats_on_us']:.1f} us CPU per update", ""],
+                ["stats off", f"{st['stats_off_us']:.1f} us CPU per update", ""],
+                ["extra", f"{st['stats_extra_pct']:+.1f} %", "target at most 5 %"],
+            ]
+            note = (
+                f"ChatService.apply on SQLite, {st['updates_per_round']:,} updates a round, "
+                f"median of {st['rounds']} rounds, on and off alternating"
+            )
+            sections.append(("stats counters", ["what", "cost", ""], rows, [note]))
         if self.scale:
             s = self.scale
             stored = s["stored"]

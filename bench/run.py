@@ -344,6 +344,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("engine and loader ...", flush=True)
     report.micro = run_json(["bench.micro", str(plan.engine_users), str(plan.loads)])
 
+    print("stats counters on vs off ...", flush=True)
+    stats_rounds = 6 if options.quick else 12
+    report.stats = run_json(["bench.stats_cost", str(plan.engine_users), str(stats_rounds)])
+
     print(f"tier (a): {traffic.updates:,} updates ...", flush=True)
     with redis_server(work / "redis") as redis_url:
         specs_a: dict[str, dict[str, Any]] = {

@@ -125,6 +125,54 @@ def cmd_chat(args: argparse.Namespace) -> int:
         return 0
 
 
+def cmd_stats(args: argparse.Namespace) -> int:
+    """Print (or draw) the stats funnels of the last days from the store."""
+    from bot import stats
+    from bot.store.factory import open_store
+    from bot.store.protocol import StoreUnavailable
+
+    if args.days < 1:
+        print("--days must be 1 or more", file=sys.stderr)
+        return 2
+    try:
+        store = open_store(args.store or os.environ.get("DOORAJAR_STORE"))
+    except StoreUnavailable as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    days = stats.days_back(args.days)
+
+    async def read() -> list[stats.DayCount]:
+        try:
+            return await store.tallies(days)
+        finally:
+            await store.close()
+
+    try:
+        rows = asyncio.run(read())
+    except StoreUnavailable as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    order: dict[str, list[str]] = {}
+    catalog = _load()
+    if catalog is not None:  # question order for drop-off; without it, by name
+        order = {flow.id: list(flow.states) for flow in catalog.flows.values()}
+    summary = stats.summarise(rows, days, args.situation, order)
+    print(summary.to_json() if args.json else stats.table(summary))
+    if args.plot is not None:
+        from bot.stats_plot import plot
+
+        try:
+            plot(summary, args.plot)
+        except ImportError:
+            print("--plot needs matplotlib: pip install 'doorajar[plot]'", file=sys.stderr)
+            return 1
+        except (OSError, ValueError) as exc:
+            print(f"cannot draw {args.plot}: {exc}", file=sys.stderr)
+            return 1
+        print(f"wrote {args.plot}", file=sys.stderr if args.json else sys.stdout)
+    return 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """Run the Telegram bot."""
     catalog = _load()
@@ -174,6 +222,20 @@ def build_parser() -> argparse.ArgumentParser:
         "-o", "--output", type=Path, help="file.svg, file.png, file.md or file.mmd (default: print)"
     )
     graph.set_defaults(func=cmd_graph)
+
+    stats = commands.add_parser(
+        "stats", help="where people drop off: funnel counters per situation (README: Stats)"
+    )
+    stats.add_argument("--days", type=int, default=7, help="last N UTC days (default 7)")
+    stats.add_argument("--situation", help="one situation only, e.g. decline_offer")
+    stats.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    stats.add_argument(
+        "--plot", type=Path, help="also draw the funnels to FILE.svg or FILE.png (matplotlib)"
+    )
+    stats.add_argument(
+        "--store", help="the bot's store (default: DOORAJAR_STORE, else the SQLite default)"
+    )
+    stats.set_defaults(func=cmd_stats)
 
     from bot.settings import add_run_arguments
 

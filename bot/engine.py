@@ -25,6 +25,7 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
+from bot import stats
 from bot.compose import compose_result, wording_count
 from bot.content.catalog import (
     KEEP,
@@ -85,6 +86,9 @@ class Outcome:
     changed: bool = True
     reminder: ReminderRequest | None = None
     """A reminder to store (the chat service gives it a due time and confirms it)."""
+    counts: tuple[str, ...] = ()
+    """What happened, as stats counter names (`bot.stats`): `situation/counter`, e.g.
+    `decline_offer/started`; the service hands them to the store's save."""
 
 
 def clean_text(text: str) -> str:
@@ -248,7 +252,59 @@ class Engine:
     # -- entry point ------------------------------------------------------------------------
 
     def handle(self, conv: Conversation, event: Event) -> Outcome:
-        """Apply one event to a conversation."""
+        """Apply one event to a conversation; `Outcome.counts` says what happened, for stats."""
+        outcome = self._handle(conv, event)
+        counts = self._counts(conv, event, outcome)
+        return replace(outcome, counts=counts) if counts else outcome
+
+    def stopped_at(self, conv: Conversation) -> str | None:
+        """The question a conversation stands at (None at the menu or a draft): where a
+        person who leaves now stopped."""
+        flow = self._flow(conv)
+        if flow is None or conv.state not in flow.states or flow.states[conv.state].end:
+            return None
+        return conv.state
+
+    def _counts(self, before: Conversation, event: Event, outcome: Outcome) -> tuple[str, ...]:
+        """Stats counter names for what `event` did (see `bot.stats` for each name)."""
+        if not outcome.changed:
+            return ()
+        after = outcome.conversation
+        counts: list[str] = []
+        if outcome.reminder is not None and before.flow:
+            counts.append(stats.count(before.flow, stats.REMINDER_SET))
+        stopped = self.stopped_at(before)
+        if stopped is not None and after.flow != before.flow:
+            counts.append(stats.count(before.flow, stats.stopped(stopped)))
+        flow = self._flow(after)
+        if flow is None or after.state not in flow.states:
+            return tuple(counts)
+        state = flow.states[after.state]
+        if (
+            isinstance(event, Start | Restart | Text)
+            and not after.history
+            and after.state == flow.start
+            and not after.answers
+        ) or (isinstance(event, FollowOn) and after.flow != before.flow):
+            counts.append(stats.count(flow.id, stats.STARTED))
+        elif state.end and before.flow == after.flow and before.state != after.state:
+            before_state = flow.states.get(before.state)
+            if _end_index(flow, before.history) == len(before.history) and not (
+                before_state is not None and before_state.end
+            ):
+                counts.append(stats.count(flow.id, stats.FIRST_DRAFT))
+        elif isinstance(event, Another) and state.end:
+            counts.append(stats.count(flow.id, stats.ANOTHER_WORDING))
+        elif isinstance(event, Refine | Text) and before.state != after.state:
+            before_state = flow.states.get(before.state)
+            if before_state is not None and before_state.end:
+                opened = [r.id for r in flow.refinements.values() if r.start == after.state]
+                if isinstance(event, Refine) and event.refinement in flow.refinements:
+                    opened = [event.refinement]
+                counts += [stats.count(flow.id, stats.refinement(r)) for r in opened[:1]]
+        return tuple(counts)
+
+    def _handle(self, conv: Conversation, event: Event) -> Outcome:
         match event:
             case FollowOn(target, carried):
                 return self._follow_on(conv, target, dict(carried))

@@ -25,6 +25,10 @@ the same way, by saving the unchanged conversation.
 
 The service also owns what else front ends need from the store: forgetting a chat, purging
 idle ones, and the latest result (for sharing), so no front end touches the store.
+
+Stats (`bot.stats`): the engine's `Outcome.counts`, plus a stop at the question when the chat
+comes back after `IDLE_DROP_SECONDS`, go to the store with the save that applies the update,
+so a duplicate counts nothing; `stats=False` (`DOORAJAR_STATS=off`) passes none.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from dataclasses import dataclass, field, replace
 from types import TracebackType
 from typing import TypeVar
 
+from bot import stats
 from bot.conversation import Conversation
 from bot.engine import Engine, Outcome
 from bot.events import Event, FollowOn, ListReminders, ReminderAction, ShowDraft
@@ -147,7 +152,8 @@ class ChatTurn:
                 outcome = await service._keep_reminder(outcome, reminder_id)
             if update_id is None and not outcome.changed:
                 return Step(Handled.APPLIED, outcome)
-            saved = await service.store.save(outcome.conversation, update_id)
+            counts = service.counts(conv, outcome) if service.stats else ()
+            saved = await service.store.save(outcome.conversation, update_id, counts)
             if saved is DUPLICATE:
                 return _ALREADY
             if saved is None:
@@ -156,11 +162,29 @@ class ChatTurn:
 
         return await service._until_done(chat_id, attempt, _RETRY)
 
+    async def count(self, counts: tuple[str, ...], update_id: int) -> Handled:
+        """Count something that changes no conversation (a result shared in inline mode):
+        saved with the unchanged conversation and the update id, so it is counted once.
+        A chat with no conversation counts nothing (nothing is created for it)."""
+        service = self.service
+
+        async def attempt() -> Handled | None:
+            conv = await service.load_to_change(self.chat_id)
+            if conv is None or not service.stats:
+                return Handled.APPLIED
+            saved = await service.store.save(conv, update_id, counts)
+            if saved is DUPLICATE:
+                return Handled.ALREADY_APPLIED
+            return None if saved is None else Handled.APPLIED
+
+        return await service._until_done(self.chat_id, attempt, Handled.RETRY)
+
     async def forget(self) -> Handled:
         """Delete everything kept for the chat: its conversation and its recorded update ids."""
+        counts = (stats.FORGET_COUNT,) if self.service.stats else ()
 
         async def attempt() -> Handled:
-            await self.service.store.forget(self.chat_id)
+            await self.service.store.forget(self.chat_id, counts)
             log.debug("a chat was forgotten")  # never which one: who used /forget is private
             return Handled.APPLIED
 
@@ -176,6 +200,8 @@ class ChatService:
     retry_delays: Sequence[float] = STORE_RETRY_DELAYS
     clock: Callable[[], float] = time.time
     """Now, in Unix seconds: reminders are due by it (tests and `doorajar chat --now` move it)."""
+    stats: bool = field(default_factory=stats.enabled)
+    """Whether stats counters are kept (`DOORAJAR_STATS`, on unless `off`)."""
     _locks: weakref.WeakValueDictionary[str, asyncio.Lock] = field(
         default_factory=weakref.WeakValueDictionary, init=False, repr=False
     )
@@ -198,6 +224,29 @@ class ChatService:
         """`ChatTurn.apply` in a turn of its own, for front ends that send nothing after it."""
         async with self.turn(chat_id) as turn:
             return await turn.apply(event, update_id)
+
+    def counts(self, before: Conversation, outcome: Outcome) -> tuple[str, ...]:
+        """The stats counters a step adds: the engine's, and a stop at the question where a
+        chat was left longer than `IDLE_DROP_SECONDS` (counted once: saving makes it fresh)."""
+        counts = outcome.counts
+        question = self.engine.stopped_at(before)
+        if (
+            question is not None
+            and before.updated_at
+            and time.time() - before.updated_at > stats.IDLE_DROP_SECONDS
+        ):
+            stop = stats.count(before.flow, stats.stopped(question))
+            if stop not in counts:  # left idle, then went to the menu: one stop
+                counts = (*counts, stop)
+        return counts
+
+    async def shared(self, chat_id: str, situation: str, update_id: int) -> Handled:
+        """Count a result shared in inline mode (`stats.SHARED`), once per update; an unknown
+        situation (the result id comes back from the client) counts nothing."""
+        if situation not in self.engine.catalog.flows:
+            return Handled.IGNORED
+        async with self.turn(chat_id) as turn:
+            return await turn.count((stats.count(situation, stats.SHARED),), update_id)
 
     async def latest_result(self, chat_id: str) -> tuple[Handled, ResultReply | None]:
         """The chat's result, composed again from its conversation, if it stands at one.

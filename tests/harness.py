@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -17,6 +17,7 @@ from bot.content.catalog import Catalog
 from bot.conversation import Conversation
 from bot.engine import Engine
 from bot.service import ChatService, Handled
+from bot.stats import DayCount
 from bot.store.memory import MemoryStore
 from bot.store.protocol import ConversationStore, SaveResult, StoreUnavailable
 from bot.telegram.gateway import Gateway
@@ -44,19 +45,25 @@ class SwitchableStore:
         self._check()
         return await self.inner.load(chat_id)
 
-    async def save(self, conv: Conversation, update_id: int | None = None) -> SaveResult:
+    async def save(
+        self, conv: Conversation, update_id: int | None = None, counts: Sequence[str] = ()
+    ) -> SaveResult:
         self._check()
         if self.save_delay:
             await asyncio.sleep(self.save_delay)
-        return await self.inner.save(conv, update_id)
+        return await self.inner.save(conv, update_id, counts)
 
     async def seen(self, chat_id: str, update_id: int) -> bool:
         self._check()
         return await self.inner.seen(chat_id, update_id)
 
-    async def forget(self, chat_id: str) -> None:
+    async def forget(self, chat_id: str, counts: Sequence[str] = ()) -> None:
         self._check()
-        await self.inner.forget(chat_id)
+        await self.inner.forget(chat_id, counts)
+
+    async def tallies(self, days: Sequence[str]) -> list[DayCount]:
+        self._check()
+        return await self.inner.tallies(days)
 
     async def purge(self, idle_seconds: float) -> int:
         self._check()

@@ -22,6 +22,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "bot.content.conditions",
         "bot.content.report",
         "bot.content.yamlread",
+        "bot.stats",
     ),
     # pure functions over the catalogue: composing and checking results
     ("bot.compose", "bot.drafts", "bot.replies", "bot.names", "bot.fragments"),
@@ -33,7 +34,14 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("bot.store.factory",),
     ("bot.service",),
     # front ends and tools
-    ("bot.check*", "bot.console", "bot.graph", "bot.settings", "bot.telegram*"),
+    (
+        "bot.check*",
+        "bot.console",
+        "bot.graph",
+        "bot.settings",
+        "bot.stats_plot",
+        "bot.telegram*",
+    ),
     ("bot.cli", "bot.__main__"),
 )
 FORBIDDEN = (

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import replace
 
+from bot import stats
 from bot.conversation import Conversation
 from bot.reminders import Reminder
 from bot.store.protocol import DUPLICATE, SEEN_KEEP_SECONDS, SaveResult
@@ -23,12 +25,15 @@ class MemoryStore:
         self._next_look: dict[tuple[str, str], float] = {}
         """(chat, id) -> when a pending reminder is looked at next: its due time, or the end
         of a claim's lease."""
+        self._stats: dict[tuple[str, str], int] = {}
 
     async def load(self, chat_id: str) -> Conversation | None:
         text = self._conversations.get(chat_id)
         return Conversation.from_json(text) if text is not None else None
 
-    async def save(self, conv: Conversation, update_id: int | None = None) -> SaveResult:
+    async def save(
+        self, conv: Conversation, update_id: int | None = None, counts: Sequence[str] = ()
+    ) -> SaveResult:
         seen = self._seen.get(conv.chat_id, {})
         if update_id is not None and update_id in seen:
             return DUPLICATE
@@ -40,15 +45,30 @@ class MemoryStore:
         self._conversations[conv.chat_id] = saved.to_json()
         if update_id is not None:
             self._seen.setdefault(conv.chat_id, {})[update_id] = saved.updated_at
+        self._add(counts)
         return saved
+
+    def _add(self, counts: Sequence[str]) -> None:
+        today = stats.day()
+        for name in counts:
+            self._stats[today, name] = self._stats.get((today, name), 0) + 1
+
+    async def tallies(self, days: Sequence[str]) -> list[stats.DayCount]:
+        wanted = set(days)
+        return [
+            stats.DayCount(day, *stats.split(name), n)
+            for (day, name), n in self._stats.items()
+            if day in wanted
+        ]
 
     async def seen(self, chat_id: str, update_id: int) -> bool:
         return update_id in self._seen.get(chat_id, {})
 
-    async def forget(self, chat_id: str) -> None:
+    async def forget(self, chat_id: str, counts: Sequence[str] = ()) -> None:
         self._conversations.pop(chat_id, None)
         self._seen.pop(chat_id, None)
         await self.drop_reminders(chat_id)
+        self._add(counts)
 
     async def purge(self, idle_seconds: float) -> int:
         now = time.time()

@@ -27,16 +27,23 @@ Reminders (`bot.reminders.Reminder`), indexed by due time:
 * `pending_reminders`, `reminder`, `reschedule_reminder`, `delete_reminder`,
   `drop_reminders` read and change one chat's reminders.
 
+Stats (`bot.stats`): `save(..., counts=...)` and `forget(..., counts=...)` add one to each named
+counter for today (UTC), in the same transaction as the write, and only when the write happens
+(never for `DUPLICATE` or a lost compare-and-set); `tallies` reads them back. The counters are
+kept apart from chats (no chat id, user id or text), so `forget` and `purge` leave them.
+
 A store that cannot be reached raises `StoreUnavailable` and has changed nothing.
 """
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from typing import Final, Protocol
 
 from bot.conversation import Conversation
 from bot.reminders import Reminder
+from bot.stats import DayCount
 
 SEEN_KEEP_SECONDS = 24 * 3600
 """How long update ids are remembered: Telegram gives up on an update after 24 hours."""
@@ -64,11 +71,14 @@ class ConversationStore(Protocol):
         """The chat's saved conversation, or None."""
         ...
 
-    async def save(self, conv: Conversation, update_id: int | None = None) -> SaveResult:
+    async def save(
+        self, conv: Conversation, update_id: int | None = None, counts: Sequence[str] = ()
+    ) -> SaveResult:
         """Write `conv` if the stored version is still `conv.version`; return it re-versioned.
 
         With `update_id`, atomically: `DUPLICATE` (and no write) when the id is already
         recorded for the chat, else the compare-and-set and, when it wins, the id recorded.
+        `counts` (stats counter names) are added for today in the same write, when it wins.
         """
         ...
 
@@ -76,8 +86,12 @@ class ConversationStore(Protocol):
         """Whether `save` has recorded `update_id` for the chat (reads only)."""
         ...
 
-    async def forget(self, chat_id: str) -> None:
-        """Delete the conversation and everything else kept for the chat."""
+    async def forget(self, chat_id: str, counts: Sequence[str] = ()) -> None:
+        """Delete the conversation and everything else kept for the chat; add `counts`."""
+        ...
+
+    async def tallies(self, days: Sequence[str]) -> list[DayCount]:
+        """The stats counters stored for these UTC days (`YYYY-MM-DD`)."""
         ...
 
     async def purge(self, idle_seconds: float) -> int:

@@ -14,6 +14,8 @@ Keys, all under a prefix (default `doorajar`), with the chat id as a hash tag:
 
 A claim is one Lua script (ZRANGEBYSCORE of the due end, then ZADD each to the end of its
 lease), so two workers never claim the same reminder.
+* `stats:YYYY-MM-DD` - a hash per UTC day of stats counters (`situation/counter` -> number),
+  added to by the save script itself (and by forget's transaction); no chat id in it.
 
 Every write is one Lua script, so it is atomic: a save checks the update id, compares the
 version, writes the conversation and records the id at once, and two workers never lose each
@@ -38,7 +40,7 @@ import asyncio
 import hashlib
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlparse
@@ -59,6 +61,7 @@ from redis.exceptions import (
     TryAgainError,
 )
 
+from bot import stats
 from bot.conversation import Conversation
 from bot.reminders import Reminder
 from bot.store.protocol import DUPLICATE, SEEN_KEEP_SECONDS, SaveResult, StoreUnavailable
@@ -72,9 +75,10 @@ long enough for a user tapping through questions, short enough that little stays
 _TRANSIENT_REPLIES = (ReadOnlyError, OutOfMemoryError, TryAgainError, MasterDownError)
 """Error replies that pass (a fail-over, a full memory); other error replies are bugs."""
 
-# KEYS: conv, seen, idle. ARGV: expected version, new version, JSON, now, chat id,
-# update id ('' for none), oldest id time to keep, seconds to keep the ids, expected save
-# time ('' for any). Returns 1 saved, 0 lost the compare-and-set, -1 duplicate update id.
+# KEYS: conv, seen, idle, today's stats hash. ARGV: expected version, new version, JSON, now,
+# chat id, update id ('' for none), oldest id time to keep, seconds to keep the ids, expected
+# save time ('' for any), then the stats counters to add one to. Returns 1 saved, 0 lost the
+# compare-and-set, -1 duplicate update id.
 _SAVE = """
 if ARGV[6] ~= '' and redis.call('ZSCORE', KEYS[2], ARGV[6]) then return -1 end
 local current = redis.call('HMGET', KEYS[1], 'v', 'u')
@@ -87,6 +91,7 @@ if ARGV[6] ~= '' then
   redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[7])
   redis.call('EXPIRE', KEYS[2], ARGV[8])
 end
+for i = 10, #ARGV do redis.call('HINCRBY', KEYS[4], ARGV[i], 1) end
 return 1
 """
 # KEYS: conv, seen, idle. ARGV: cutoff, chat id. Forgets the chat unless it was saved since
@@ -196,6 +201,9 @@ class RedisStore:
     def _key(self, chat_id: str, kind: str) -> str:
         return f"{self._prefix}:{{{chat_id}}}:{kind}"
 
+    def _stats_key(self, day: str) -> str:
+        return f"{self._prefix}:stats:{day}"
+
     @property
     def _idle(self) -> str:
         return f"{self._prefix}:idle"
@@ -271,12 +279,19 @@ class RedisStore:
         if len(copies) > KEPT_COPIES:
             copies.popitem(last=False)
 
-    async def save(self, conv: Conversation, update_id: int | None = None) -> SaveResult:
+    async def save(
+        self, conv: Conversation, update_id: int | None = None, counts: Sequence[str] = ()
+    ) -> SaveResult:
         copy = self._copies.pop(conv.chat_id, None)
         expected_save = copy.saved_at if copy is not None and copy.version == conv.version else ""
         saved = replace(conv, version=conv.version + 1, updated_at=time.time())
         json = saved.to_json()
-        keys = [self._key(conv.chat_id, "conv"), self._key(conv.chat_id, "seen"), self._idle]
+        keys = [
+            self._key(conv.chat_id, "conv"),
+            self._key(conv.chat_id, "seen"),
+            self._idle,
+            self._stats_key(stats.day(saved.updated_at)),
+        ]
         args: list[str | int | float] = [
             conv.version,
             saved.version,
@@ -287,6 +302,7 @@ class RedisStore:
             repr(saved.updated_at - SEEN_KEEP_SECONDS),
             SEEN_KEEP_SECONDS,
             expected_save,
+            *counts,
         ]
         written = await self._call(self._run_save(keys, args))
         if written == -1:
@@ -307,13 +323,26 @@ class RedisStore:
         score = await self._call(self._redis.zscore(self._key(chat_id, "seen"), update_id))
         return score is not None
 
-    async def forget(self, chat_id: str) -> None:
+    async def forget(self, chat_id: str, counts: Sequence[str] = ()) -> None:
         self._copies.pop(chat_id, None)
         pipe = self._redis.pipeline(transaction=True)
         pipe.delete(self._key(chat_id, "conv"), self._key(chat_id, "seen"))
         pipe.zrem(self._idle, chat_id)
+        for name in counts:
+            pipe.hincrby(self._stats_key(stats.day()), name, 1)
         await self._call(pipe.execute())
         await self.drop_reminders(chat_id)
+
+    async def tallies(self, days: Sequence[str]) -> list[stats.DayCount]:
+        pipe = self._redis.pipeline(transaction=False)
+        for day in days:
+            pipe.hgetall(self._stats_key(day))
+        replies = await self._call(pipe.execute())
+        return [
+            stats.DayCount(day, *stats.split(name.decode()), int(n))
+            for day, counters in zip(days, replies, strict=True)
+            for name, n in counters.items()
+        ]
 
     async def purge(self, idle_seconds: float) -> int:
         self._copies.clear()

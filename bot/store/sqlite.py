@@ -27,13 +27,14 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import replace
 from pathlib import Path
 from typing import TypeVar
 
+from bot import stats
 from bot.conversation import Conversation
 from bot.reminders import Reminder
 from bot.store.protocol import DUPLICATE, SEEN_KEEP_SECONDS, SaveResult, StoreUnavailable
@@ -82,11 +83,23 @@ CREATE TABLE IF NOT EXISTS reminders (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS reminders_due ON reminders(next_look) WHERE next_look IS NOT NULL;
 CREATE INDEX IF NOT EXISTS reminders_done ON reminders(done_at);
+CREATE TABLE IF NOT EXISTS stats (
+    day TEXT NOT NULL,
+    situation TEXT NOT NULL,
+    counter TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (day, situation, counter)
+) WITHOUT ROWID;
 """
 # Reminders: `next_look` is when a pending reminder is looked at next (its due time, or the end
 # of a claim's lease) and NULL once it was sent, so the partial index holds only pending ones
 # and a check reads just the due rows. `done_at` is when it was sent, or its due time while
 # pending: the retention purge deletes by it. `data` is `Reminder.to_json()`.
+# Stats counters (bot.stats): a UTC day, a situation, a counter name and a number, nothing else.
+_COUNT = (
+    "INSERT INTO stats VALUES (?, ?, ?, 1) "
+    "ON CONFLICT (day, situation, counter) DO UPDATE SET n = n + 1"
+)
 _FILE_SUFFIXES = ("", "-wal", "-shm")
 
 
@@ -112,6 +125,12 @@ def _transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
             with suppress(sqlite3.Error):  # SQLite rolls back by itself when it cannot
                 db.execute("ROLLBACK")
         raise
+
+
+def _add_counts(db: sqlite3.Connection, counts: Sequence[str]) -> None:
+    """Add one to each stats counter for today, in the caller's transaction."""
+    today = stats.day()
+    db.executemany(_COUNT, [(today, *stats.split(name)) for name in counts])
 
 
 def _private_files(path: Path, own_folder: bool) -> None:
@@ -208,7 +227,9 @@ class SqliteStore:
         # The chat id, version and time live in their own columns, not again in the JSON.
         return Conversation.from_json(row[0], chat_id=chat_id, version=row[1], updated_at=row[2])
 
-    async def save(self, conv: Conversation, update_id: int | None = None) -> SaveResult:
+    async def save(
+        self, conv: Conversation, update_id: int | None = None, counts: Sequence[str] = ()
+    ) -> SaveResult:
         def write(db: sqlite3.Connection) -> SaveResult:
             saved = replace(conv, version=conv.version + 1, updated_at=time.time())
             with _transaction(db):
@@ -235,6 +256,8 @@ class SqliteStore:
                 if cursor.rowcount != 1:
                     db.execute("ROLLBACK")  # the recorded update id goes too
                     return None
+                if counts:
+                    _add_counts(db, counts)
             return saved
 
         result = await self._run(write)
@@ -251,7 +274,7 @@ class SqliteStore:
 
         return await self._run(read)
 
-    async def forget(self, chat_id: str) -> None:
+    async def forget(self, chat_id: str, counts: Sequence[str] = ()) -> None:
         """Delete the chat's rows (overwritten with zeros), then checkpoint and empty the WAL,
         so that nothing the chat typed stays in the database, -wal or -shm file."""
 
@@ -260,9 +283,21 @@ class SqliteStore:
                 db.execute("DELETE FROM conversations WHERE chat_id = ?", (chat_id,))
                 db.execute("DELETE FROM seen_updates WHERE chat_id = ?", (chat_id,))
                 db.execute("DELETE FROM reminders WHERE chat_id = ?", (chat_id,))
+                if counts:
+                    _add_counts(db, counts)
 
         await self._run(delete)
         await self._in_worker(lambda: self._checkpoint(truncate=True))
+
+    async def tallies(self, days: Sequence[str]) -> list[stats.DayCount]:
+        def read(db: sqlite3.Connection) -> list[stats.DayCount]:
+            marks = ", ".join("?" * len(days))
+            rows = db.execute(
+                f"SELECT day, situation, counter, n FROM stats WHERE day IN ({marks})", list(days)
+            ).fetchall()
+            return [stats.DayCount(*row) for row in rows]
+
+        return await self._run(read) if days else []
 
     async def purge(self, idle_seconds: float) -> int:
         cutoff = time.time() - idle_seconds

@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from telegram import CallbackQuery, InlineQuery, Message, MessageEntity, Update
+from telegram import CallbackQuery, ChosenInlineResult, InlineQuery, Message, MessageEntity, Update
 from telegram.constants import ChatType
 from telegram.error import Forbidden, RetryAfter
 
@@ -68,6 +68,8 @@ class Gateway:
                 return await self._button(update.update_id, update.callback_query)
             if update.inline_query is not None:
                 return await self._inline(update.inline_query)
+            if update.chosen_inline_result is not None:
+                return await self._shared(update.update_id, update.chosen_inline_result)
             message = update.message  # new messages only: edits and channel posts are left
             if message is None or message.chat.type != ChatType.PRIVATE:
                 return Handled.IGNORED
@@ -232,6 +234,11 @@ class Gateway:
         count = await self.outbox.share(query.id, result, empty)
         log.debug("user=%s inline query: %d result(s)", user_id, count)
         return Handled.APPLIED
+
+    async def _shared(self, update_id: int, chosen: ChosenInlineResult) -> Handled:
+        """A shared result (stats: `shared`); its id starts with the situation's id."""
+        situation = chosen.result_id.partition(":")[0]
+        return await self.service.shared(str(chosen.from_user.id), situation, update_id)
 
     # -- errors -----------------------------------------------------------------------------
 

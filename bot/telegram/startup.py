@@ -47,7 +47,8 @@ log = logging.getLogger("doorajar.telegram")
 Receiver = Callable[[asyncio.Event], Awaitable[None]]
 """Receives updates until the event is set: the webhook server or the poller."""
 
-ALLOWED_UPDATES = ("message", "callback_query", "inline_query")
+ALLOWED_UPDATES = ("message", "callback_query", "inline_query", "chosen_inline_result")
+"""chosen_inline_result (stats: shares) also needs /setinlinefeedback in BotFather."""
 RATE_LIMIT_RETRIES = 3
 MAX_RATE = 30
 """Messages per second for the whole bot: Telegram's broadcast limit."""

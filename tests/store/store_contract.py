@@ -9,6 +9,7 @@ from dataclasses import replace
 
 import pytest
 
+from bot import stats
 from bot.conversation import Conversation
 from bot.reminders import Reminder
 from bot.store.protocol import DUPLICATE, ConversationStore
@@ -24,6 +25,10 @@ class StoreContract:
 
     async def traces(self, store: ConversationStore, chat_id: str) -> list[str]:
         """Whatever the store still keeps about `chat_id` (keys, rows), described."""
+        raise NotImplementedError  # pragma: no cover - overridden
+
+    async def stats_storage(self, store: ConversationStore) -> str:
+        """Everything the store keeps for stats (raw rows, keys and fields), as text."""
         raise NotImplementedError  # pragma: no cover - overridden
 
     async def test_load_of_unknown_chat_is_none(self, store: ConversationStore) -> None:
@@ -218,3 +223,53 @@ class StoreContract:
         await store.purge(86400 * 30)
         assert await store.reminder("10", "old") is None
         assert await store.reminder("10", "later") is not None
+
+    # -- stats counters ----------------------------------------------------------------------
+
+    async def counted(self, store: ConversationStore) -> dict[str, int]:
+        return {
+            stats.count(row.situation, row.counter): row.n
+            for row in await store.tallies(stats.days_back(2))
+        }
+
+    async def test_a_winning_save_adds_its_counts_for_today(self, store: ConversationStore) -> None:
+        started = stats.count("decline_offer", stats.STARTED)
+        stop = stats.count("decline_offer", stats.stopped("reason"))
+        first = await store.save(Conversation(chat_id="1"), 1, (started,))
+        assert isinstance(first, Conversation)
+        await store.save(first, 2, (started, stop))
+        rows = await store.tallies([stats.day()])
+        assert {r.day for r in rows} == {stats.day()}
+        assert await self.counted(store) == {started: 2, stop: 1}
+
+    async def test_a_duplicate_or_a_lost_save_counts_nothing(
+        self, store: ConversationStore
+    ) -> None:
+        started = stats.count("decline_offer", stats.STARTED)
+        first = await store.save(Conversation(chat_id="1"), 1, (started,))
+        assert isinstance(first, Conversation)
+        assert await store.save(first, 1, (started,)) is DUPLICATE
+        assert await store.save(Conversation(chat_id="1"), 2, (started,)) is None
+        assert await self.counted(store) == {started: 1}
+
+    async def test_forget_counts_and_leaves_the_counters(self, store: ConversationStore) -> None:
+        started = stats.count("decline_offer", stats.STARTED)
+        await store.save(Conversation(chat_id="3"), 1, (started,))
+        await store.forget("3", (stats.FORGET_COUNT,))
+        await store.purge(0)
+        assert await self.counted(store) == {started: 1, stats.FORGET_COUNT: 1}
+
+    async def test_days_not_asked_for_are_not_read(self, store: ConversationStore) -> None:
+        await store.save(Conversation(chat_id="1"), 1, (stats.count("a", stats.STARTED),))
+        assert await store.tallies(["1999-01-01"]) == []
+
+    async def test_stats_storage_holds_no_chat_id_or_typed_text(
+        self, store: ConversationStore
+    ) -> None:
+        chat_id, typed = "918273645", "Zanzibarquill Holdings"
+        counts = (stats.count("decline_offer", stats.STARTED), stats.FORGET_COUNT)
+        await store.save(Conversation(chat_id=chat_id, answers={"company": typed}), 77, counts)
+        raw = await self.stats_storage(store)
+        assert "decline_offer" in raw  # the scan reads the counters themselves
+        for secret in (chat_id, typed, "77"):
+            assert secret not in raw

@@ -33,6 +33,10 @@ class TestMemoryStore(StoreContract):
         found += [f"reminders {chat_id}"] * bool(store._reminders.get(chat_id))
         return found + [f"update ids {chat_id}"] * (chat_id in store._seen)
 
+    async def stats_storage(self, store: ConversationStore) -> str:
+        assert isinstance(store, MemoryStore)
+        return repr(store._stats)
+
 
 class TestSqliteStore(StoreContract):
     @pytest.fixture
@@ -48,6 +52,12 @@ class TestSqliteStore(StoreContract):
             query = f"SELECT count(*) FROM {table} WHERE chat_id = ?"
             found += [table] * store._db.execute(query, (chat_id,)).fetchone()[0]
         return found
+
+    async def stats_storage(self, store: ConversationStore) -> str:
+        assert isinstance(store, SqliteStore)
+        columns = [row[1] for row in store._db.execute("PRAGMA table_info(stats)")]
+        assert columns == ["day", "situation", "counter", "n"]
+        return repr(store._db.execute("SELECT * FROM stats").fetchall())
 
 
 async def test_sqlite_conversation_survives_a_restart(tmp_path: Path) -> None:
@@ -102,6 +112,12 @@ class TestRedisStore(StoreContract):
         if await store._redis.zscore(f"{store._prefix}:idle", chat_id) is not None:
             found.append("idle index entry")
         return found
+
+    async def stats_storage(self, store: ConversationStore) -> str:
+        assert isinstance(store, RedisStore)
+        keys = [k.decode() async for k in store._redis.scan_iter(f"{store._prefix}:stats:*")]
+        assert keys  # the counters are there to scan
+        return repr({key: await store._redis.hgetall(key) for key in keys})
 
 
 async def test_redis_store_down_changes_nothing_and_says_so() -> None:

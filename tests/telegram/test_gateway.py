@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -49,9 +49,11 @@ class FlakyStore(MemoryStore):
         self._check()
         return await super().load(chat_id)
 
-    async def save(self, conv: Conversation, update_id: int | None = None) -> SaveResult:
+    async def save(
+        self, conv: Conversation, update_id: int | None = None, counts: Sequence[str] = ()
+    ) -> SaveResult:
         self._check()
-        return await super().save(conv, update_id)
+        return await super().save(conv, update_id, counts)
 
     async def seen(self, chat_id: str, update_id: int) -> bool:
         self._check()
