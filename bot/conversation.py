@@ -14,6 +14,11 @@ class Conversation:
 
     `flow == ""` means the main menu (`group` set: one group's situations).
     `remembered` keeps answers such as the user's own name from one situation to the next.
+    `update_id` is the Telegram update last recorded with it (a redelivery of that one may
+    show where the chat stands again); `message_id` is the id of the chat's message that
+    update was about: the user's own message, or the bot's message whose button was tapped.
+    Ids in a private chat are shared by both sides and go up by one, so a user's message
+    numbered `message_id + 1` proves the bot sent nothing after it (see `ChatTurn.apply`).
     """
 
     chat_id: str
@@ -26,6 +31,8 @@ class Conversation:
     revising: bool = False
     remembered: Mapping[str, str] = field(default_factory=dict)
     lang: str = "en"
+    update_id: int = 0
+    message_id: int = 0
     version: int = 0
     updated_at: float = 0.0
 
@@ -49,6 +56,8 @@ class Conversation:
             "revising": self.revising,
             "remembered": dict(self.remembered),
             "lang": self.lang,
+            "update_id": self.update_id,
+            "message_id": self.message_id,
             "version": self.version,
             "updated_at": self.updated_at,
         }

@@ -47,6 +47,7 @@ from bot.events import (
     Event,
     FollowOn,
     OpenGroup,
+    Press,
     Refine,
     Remind,
     RemindAt,
@@ -55,6 +56,7 @@ from bot.events import (
     ShowDraft,
     Start,
     Text,
+    decode,
     encode,
 )
 from bot.reminders import Reminder, ReminderRequest, date_in_words
@@ -305,6 +307,17 @@ class Engine:
         return tuple(counts)
 
     def _handle(self, conv: Conversation, event: Event) -> Outcome:
+        """Apply one event to a conversation.
+
+        A tapped button (`Press`) counts only when what the engine would show now offers its
+        data; any other (forged, or from an older message) changes nothing and shows where the
+        conversation stands.
+        """
+        if isinstance(event, Press):
+            tapped = decode(event.data) if self.offers(conv, event.data) else None
+            if tapped is None:
+                return self._refused(conv)
+            event = tapped
         match event:
             case FollowOn(target, carried):
                 return self._follow_on(conv, target, dict(carried))
@@ -337,6 +350,59 @@ class Engine:
                 return Outcome(conv, (self._remind_choices(conv, flow),), changed=False)
             case RemindAt(choice) if state.end and flow.reminders is not None:
                 return self._remind_at(conv, flow, choice)
+        return self._stale(conv)
+
+    def offers(self, conv: Conversation, data: str) -> bool:
+        """Whether a button of what `current` would show carries `data`.
+
+        Reads what those buttons would be without building the reply (a draft is never
+        composed for it): a question's buttons are kept per state, a draft's actions are fixed
+        but for the refinements offered.
+        """
+        flow = self._flow(conv)
+        if flow is None or conv.state not in flow.states:
+            reply = self._menu_reply(conv)
+            return any(button.data == data for row in reply.buttons for button in row)
+        state = flow.states[conv.state]
+        if state.end:
+            if data.startswith("v:"):
+                refinement = flow.refinements.get(data[2:])
+                return refinement is not None and refinement in offered_refinements(
+                    flow, committed(conv.answers)
+                )
+            if flow.reminders is not None and (
+                data == encode(Remind()) or data.startswith(encode(RemindAt("")))
+            ):
+                return True  # the reminder's choices are checked against the flow's own
+            return data in self._result_actions(state.name)
+        if data in self._question_data(conv.lang, flow.id, state.name):
+            return True
+        if state.ask != "text" or data != encode(Choose(state.name, KEEP)):
+            return False
+        previous = conv.answers.get(PENDING + state.slot, conv.answers.get(state.slot))
+        if previous is None and state.remember:
+            previous = conv.remembered.get(state.slot) or None
+        return bool(previous) and previous not in state.options
+
+    @functools.lru_cache(maxsize=4096)  # noqa: B019 - one engine per process, bounded by content
+    def _question_data(self, lang: str, flow_id: str, state_name: str) -> frozenset[str]:
+        question = self._plain_question(lang, flow_id, state_name)
+        return frozenset(button.data for row in question.buttons for button in row)
+
+    @staticmethod
+    @functools.lru_cache(maxsize=4096)
+    def _result_actions(state_name: str) -> frozenset[str]:
+        return frozenset(
+            encode(event) for event in (Another(), Back(state_name), Restart(state_name), Start())
+        )
+
+    def _refused(self, conv: Conversation) -> Outcome:
+        """A button that is not one of the current question's: change nothing, show where
+        the conversation stands."""
+        flow = self._flow(conv)
+        if flow is None or conv.state not in flow.states:
+            notice = Notice(self._common(conv)["stale_button"])
+            return Outcome(conv, (notice, self._menu_reply(conv)), changed=False)
         return self._stale(conv)
 
     def current(self, conv: Conversation) -> tuple[Reply, ...]:
@@ -472,8 +538,8 @@ class Engine:
             rows.append((Button(label, encode(Choose(state.name, SKIP))),))
         rows.append(
             (
-                Button(common["back"], encode(Back())),
-                Button(common["restart"], encode(Restart())),
+                Button(common["back"], encode(Back(state.name))),
+                Button(common["restart"], encode(Restart(state.name))),
             )
         )
         text = question.text if not question.hint else f"{question.text}\n\n{question.hint}"
@@ -646,8 +712,8 @@ class Engine:
             rows.append((Button(common["remind_me"], encode(Remind())),))
         rows.append(
             (
-                Button(common["back"], encode(Back())),
-                Button(common["restart"], encode(Restart())),
+                Button(common["back"], encode(Back(conv.state))),
+                Button(common["restart"], encode(Restart(conv.state))),
                 Button(common["menu"], encode(Start())),
             )
         )

@@ -1,7 +1,9 @@
 """What a user can do, independent of the chat service, and its compact button encoding.
 
-Button data is written by the client, so `decode` accepts any string and returns None for
-anything it does not recognise; the engine then checks the event against the current state.
+Button data is written by the client, so a tap reaches the engine as `Press(data)`: the engine
+accepts it only when the data is among the buttons of what it would show now, and only then
+`decode`s it (None for anything not ours). Commands the user types (/back, /restart, /cancel)
+are events of their own and are not checked that way: they are explicit.
 """
 
 from __future__ import annotations
@@ -43,12 +45,20 @@ class Text:
 
 @dataclass(frozen=True, slots=True)
 class Back:
-    """Return to the previous question, showing the earlier answer."""
+    """Return to the previous question, showing the earlier answer.
+
+    A Back button carries the question it belongs to (`b:<state>`), so an old one is told
+    apart from the current one; /back and the menu's Back have none.
+    """
+
+    state: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Restart:
-    """Begin the current situation again from its first question."""
+    """Begin the current situation again from its first question (`state`: as for Back)."""
+
+    state: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +72,16 @@ class Refine:
     its questions are asked, then the revised draft is shown."""
 
     refinement: str
+
+
+@dataclass(frozen=True, slots=True)
+class Press:
+    """A tapped button, by its data as the client sent it (forged data included).
+
+    The engine accepts it only when a button of what it would show now carries this data.
+    """
+
+    data: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +141,7 @@ Event = (
     | Restart
     | Another
     | Refine
+    | Press
     | Remind
     | RemindAt
     | ReminderAction
@@ -152,10 +173,14 @@ def encode(event: Event) -> str:
             return f"g:{group}"
         case Refine(refinement):
             return f"v:{refinement}"
-        case Back():
+        case Back(None):
             return "b"
-        case Restart():
+        case Back(state):
+            return f"b:{state}"
+        case Restart(None):
             return "r"
+        case Restart(state):
+            return f"r:{state}"
         case Another():
             return "w"
         case Remind():
@@ -179,6 +204,10 @@ def decode(data: str) -> Event | None:
     if kind == "c":
         state, _, option = rest.partition(":")
         return Choose(state, option) if state and option else None
+    if kind == "b":
+        return Back(rest)
+    if kind == "r":
+        return Restart(rest)
     if kind == "f":
         return Start(rest)
     if kind == "g":

@@ -23,6 +23,18 @@ crash, a timeout, or to a second worker) finds its id recorded: `Handled.ALREADY
 nothing changes. Updates that change nothing (a refused answer, /help, a sticker) are recorded
 the same way, by saving the unchanged conversation.
 
+Never stuck: a redelivery means the reply may never have reached the user (the process died
+after the save, or the send failed). When the update is still the chat's latest and was saved
+more than `REDELIVERY_GRACE` seconds ago, the step carries where the chat stands, to be shown
+again; a younger one is most likely a second worker handed the same update at the same moment,
+whose first worker is still answering, so nothing is shown twice. A front end that knows the
+reply was lost (`unanswered`) shows it whatever the age. A save that fails with the store
+unavailable may still have been written: `seen` tells, and a written one counts as applied.
+
+Never misfiled: typed text whose message id is the recorded `message_id + 1` was sent with
+nothing from the bot in between (ids in a private chat are shared by both sides), so the user
+has not seen the question it would answer: the question is shown instead.
+
 The service also owns what else front ends need from the store: forgetting a chat, purging
 idle ones, and the latest result (for sharing), so no front end touches the store.
 
@@ -47,7 +59,16 @@ from typing import TypeVar
 from bot import stats
 from bot.conversation import Conversation
 from bot.engine import Engine, Outcome
-from bot.events import Event, FollowOn, ListReminders, ReminderAction, ShowDraft
+from bot.events import (
+    Event,
+    FollowOn,
+    ListReminders,
+    Press,
+    ReminderAction,
+    ShowDraft,
+    Text,
+    decode,
+)
 from bot.reminders import (
     CLAIM_BATCH,
     LEASE_SECONDS,
@@ -66,6 +87,10 @@ SAVE_ATTEMPTS = 8
 """Compare-and-set attempts before giving up on a chat other workers keep changing."""
 STORE_RETRY_DELAYS = (0.2, 0.6)
 """Seconds to wait before trying an unavailable store again, before giving up."""
+REDELIVERY_GRACE = 1.0
+"""Seconds after its save within which a redelivered update shows nothing: another worker
+handed the same update is still sending its reply (its send starts milliseconds after the
+save). Older, the reply is taken as lost and the current question is shown again."""
 
 
 class Handled(enum.Enum):
@@ -76,7 +101,8 @@ class Handled(enum.Enum):
     ALREADY_APPLIED = "already applied"
     """A redelivery: this update id was applied before; nothing changed."""
     RETRY = "retry"
-    """Nothing was saved (the store was unavailable, or other workers won every attempt)."""
+    """Deliver again: nothing was saved (the store was unavailable, or other workers won every
+    attempt), or it was saved but its reply could not be sent."""
     IGNORED = "ignored"
     """Not for the bot: a group chat, an edited message, an unreadable update."""
     FAILED = "failed"
@@ -126,36 +152,75 @@ class ChatTurn:
     ) -> None:
         self._lock.release()
 
-    async def apply(self, event: Event | None, update_id: int | None = None) -> Step:
+    async def apply(
+        self,
+        event: Event | None,
+        update_id: int | None = None,
+        *,
+        message_id: int | None = None,
+        unanswered: bool = False,
+    ) -> Step:
         """Apply `event` (None: nothing happens, show where the chat stands) and save.
 
         With `update_id` the update is recorded, and applied at most once, even when its
         outcome changes nothing. Without it a step that changes nothing saves nothing.
+        `message_id` is the chat message the update is about (the user's message, or the one
+        whose button was tapped); typed text right after the recorded one is not taken as an
+        answer (see the module's docstring). `unanswered`: this process knows the update's
+        reply was lost, so a redelivery shows where the chat stands at any age.
         """
         service = self.service
         chat_id = self.chat_id
-
-        load = service.store.load if update_id is None else service.load_to_change
+        store = service.store
+        engine = service.engine
+        load = store.load if update_id is None else service.load_to_change
+        maybe_written = unanswered
         # A reminder set by this update has one id however often the update is retried or
         # delivered again, so the store adds it once.
         reminder_id = f"u{update_id}" if update_id is not None else secrets.token_hex(5)
+        if isinstance(event, Press) and isinstance(tapped := decode(event.data), ReminderAction):
+            # A reminder's buttons are checked against the chat's stored reminders, which the
+            # engine never sees (a forged id finds none and changes nothing).
+            event = tapped
 
         async def attempt() -> Step | None:
+            nonlocal maybe_written
             conv = await load(chat_id) or Conversation(chat_id=chat_id)
-            if event is None:
-                outcome = Outcome(conv, service.engine.current(conv), changed=False)
+            if event is None or (
+                isinstance(event, Text)
+                and message_id is not None
+                and conv.message_id
+                and message_id == conv.message_id + 1
+            ):
+                outcome = Outcome(conv, engine.current(conv), changed=False)
             elif isinstance(event, ReminderAction | ListReminders):
                 outcome = await service._reminder_outcome(conv, event)
             else:
-                outcome = service.engine.handle(conv, event)
+                outcome = engine.handle(conv, event)
             if outcome.reminder is not None:
                 outcome = await service._keep_reminder(outcome, reminder_id)
-            if update_id is None and not outcome.changed:
-                return Step(Handled.APPLIED, outcome)
             counts = service.counts(conv, outcome) if service.stats else ()
-            saved = await service.store.save(outcome.conversation, update_id, counts)
+            if update_id is None:
+                if not outcome.changed:
+                    return Step(Handled.APPLIED, outcome)
+                saved = await store.save(outcome.conversation, None, counts)
+                if not isinstance(saved, Conversation):
+                    return None  # another worker saved first: load again
+                return Step(Handled.APPLIED, replace(outcome, conversation=saved))
+            recorded = replace(
+                outcome.conversation,
+                update_id=update_id,
+                message_id=max(conv.message_id, message_id or 0),
+            )
+            try:
+                saved = await store.save(recorded, update_id, counts)
+            except StoreUnavailable:
+                maybe_written = True  # the write may have happened before the answer was lost
+                if not await self._recorded(update_id):
+                    raise
+                return await self._redelivered(update_id, show=True)
             if saved is DUPLICATE:
-                return _ALREADY
+                return await self._redelivered(update_id, show=maybe_written)
             if saved is None:
                 return None  # another worker saved first: load again
             return Step(Handled.APPLIED, replace(outcome, conversation=saved))
@@ -178,6 +243,24 @@ class ChatTurn:
             return None if saved is None else Handled.APPLIED
 
         return await service._until_done(self.chat_id, attempt, Handled.RETRY)
+
+    async def _recorded(self, update_id: int) -> bool:
+        """Whether the update id is recorded; False when even that cannot be read."""
+        try:
+            return await self.service.store.seen(self.chat_id, update_id)
+        except StoreUnavailable:
+            return False
+
+    async def _redelivered(self, update_id: int, *, show: bool) -> Step:
+        """A recorded update: where the chat stands, to be shown again, when its reply may
+        be lost (`show`, or it is the chat's latest update and older than the grace)."""
+        conv = await self.service.store.load(self.chat_id)
+        if conv is None or conv.update_id != update_id:
+            return _ALREADY  # the chat has moved on since: its later reply showed where it is
+        if not show and time.time() - conv.updated_at < REDELIVERY_GRACE:
+            return _ALREADY
+        current = self.service.engine.current(conv)
+        return Step(Handled.ALREADY_APPLIED, Outcome(conv, current, changed=False))
 
     async def forget(self) -> Handled:
         """Delete everything kept for the chat: its conversation and its recorded update ids."""

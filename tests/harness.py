@@ -74,8 +74,11 @@ class SwitchableStore:
 
 
 def unversioned(conv: Conversation | None) -> Conversation | None:
-    """The conversation without its version and time, which every recorded update moves."""
-    return replace(conv, version=0, updated_at=0.0) if conv is not None else None
+    """The conversation without its version, time and last update and message ids, which
+    every recorded update moves."""
+    if conv is None:
+        return None
+    return replace(conv, version=0, updated_at=0.0, update_id=0, message_id=0)
 
 
 def wire(update: dict[str, Any]) -> dict[str, Any]:

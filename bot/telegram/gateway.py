@@ -13,7 +13,12 @@ python-telegram-bot are involved: it only parses updates and sends Bot API calls
 chat or user data of its own.
 
 When the store stays unavailable nothing was saved: the update comes back as `Handled.RETRY`
-and the user is told once (until one of their updates goes through).
+and the user is told once (until one of their updates goes through) that it will be picked up,
+with nothing to send again. When a reply cannot be sent (a dropped connection, a 5xx, a
+timeout) after the save, the update also comes back as `Handled.RETRY`, so Telegram delivers
+it again, and the redelivery shows where the chat stands (`ChatTurn.apply`, `unanswered`).
+Any other failure is apologised for together with the current question, never with an
+invitation to send the answer again (which would answer the next question).
 """
 
 from __future__ import annotations
@@ -23,9 +28,9 @@ from collections.abc import Sequence
 
 from telegram import CallbackQuery, ChosenInlineResult, InlineQuery, Message, MessageEntity, Update
 from telegram.constants import ChatType
-from telegram.error import Forbidden, RetryAfter
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
 
-from bot.events import Back, Event, ListReminders, Restart, Start, Text, decode
+from bot.events import Back, Event, ListReminders, Press, Restart, Start, Text
 from bot.service import ChatService, Handled, Step
 from bot.telegram.outbox import FORGET_NO, FORGET_YES, SHARE_START, Outbox, Say, Tap
 
@@ -35,6 +40,8 @@ TEXT_LIMIT = 1000
 """Longest typed message passed to the engine; longer ones are refused at once."""
 APOLOGIES_KEPT = 10_000
 """Chats remembered as already told that the store is down (until one of their updates works)."""
+UNANSWERED_KEPT = 10_000
+"""Update ids remembered as saved here but not answered (their redelivery shows the question)."""
 COMMAND_EVENTS: dict[str, Event] = {
     "back": Back(),
     "restart": Restart(),
@@ -60,6 +67,7 @@ class Gateway:
         self.outbox = outbox
         self.bot = outbox.bot
         self._apologised: dict[int, None] = {}
+        self._unanswered: dict[int, None] = {}
 
     async def handle(self, update: Update) -> Handled:
         """Handle one update to the end: applied, saved and answered, or why not."""
@@ -89,28 +97,45 @@ class Gateway:
         welcome: bool = False,
         tap: Tap | None = None,
         show_choice: bool | None = None,
+        message_id: int | None = None,
     ) -> Handled:
         """Apply `event` (None: record the update, show where the chat stands) in the chat's
         turn, and send `before` and the replies while the turn is held.
 
         A tap is answered first; the tapped question shows the chosen answer when the event
-        moved the conversation on (or when `show_choice` says so).
+        moved the conversation on (or when `show_choice` says so). When the replies cannot be
+        sent the update is handed back (`Handled.RETRY`) and its redelivery shows them.
         """
         log.debug("chat=%s event=%s", chat_id, type(event).__name__)
+        unanswered = update_id in self._unanswered
         async with self.service.turn(str(chat_id)) as turn:
-            step = await turn.apply(event, update_id)
+            step = await turn.apply(event, update_id, message_id=message_id, unanswered=unanswered)
             if step.outcome is not None:
                 if show_choice is None:
                     show_choice = tap is not None and step.outcome.changed
-                await self.outbox.reply(
-                    chat_id,
-                    step.outcome.replies,
-                    before=before,
-                    welcome=welcome,
-                    tap=tap,
-                    show_choice=show_choice,
-                )
+                try:
+                    await self.outbox.reply(
+                        chat_id,
+                        step.outcome.replies,
+                        before=before,
+                        welcome=welcome,
+                        tap=tap,
+                        show_choice=show_choice,
+                    )
+                except BadRequest:
+                    raise  # would fail the same way again
+                except NetworkError as error:  # lost on the way: have Telegram deliver it again
+                    log.warning("chat=%s reply not sent, update handed back: %s", chat_id, error)
+                    self._remember_unanswered(update_id)
+                    return Handled.RETRY
+        if unanswered and step.handled is not Handled.RETRY:
+            self._unanswered.pop(update_id, None)
         return await self._settle(chat_id, step, tap)
+
+    def _remember_unanswered(self, update_id: int) -> None:
+        if len(self._unanswered) >= UNANSWERED_KEPT:
+            self._unanswered.pop(next(iter(self._unanswered)))
+        self._unanswered[update_id] = None
 
     async def _settle(self, chat_id: int, step: Step | Handled, tap: Tap | None) -> Handled:
         """After a turn: a duplicate stops the spinner; a store that stayed down is
@@ -148,19 +173,32 @@ class Gateway:
         chat_id = message.chat.id
         text = message.text
         if not text:
-            return await self._step(chat_id, update_id, None, before=[Say("not_text")])
+            not_text = [Say("not_text")]
+            return await self._step(
+                chat_id, update_id, None, not_text, message_id=message.message_id
+            )
         entities = message.entities
         if entities and entities[0].type == MessageEntity.BOT_COMMAND and entities[0].offset == 0:
-            return await self._command(chat_id, update_id, text, entities[0].length)
+            command = (text, entities[0].length)
+            return await self._command(chat_id, update_id, *command, message.message_id)
         if len(text) > TEXT_LIMIT:
             log.debug("chat=%s text refused: %d characters", chat_id, len(text))
             too_long = Say("too_long", {"max": TEXT_LIMIT, "length": len(text)})
-            return await self._step(chat_id, update_id, None, before=[too_long])
-        return await self._step(chat_id, update_id, Text(text))
+            return await self._step(
+                chat_id, update_id, None, [too_long], message_id=message.message_id
+            )
+        return await self._step(chat_id, update_id, Text(text), message_id=message.message_id)
 
-    async def _command(self, chat_id: int, update_id: int, text: str, length: int) -> Handled:
+    async def _command(
+        self, chat_id: int, update_id: int, text: str, length: int, message_id: int
+    ) -> Handled:
         """/start [payload], /help, /back, /restart, /cancel, /reminders, /forget; others get
-        the help."""
+        the help.
+
+        Commands are explicit: the events they stand for are applied without the checks a
+        tapped button or typed text go through.
+        """
+        at = message_id
         name, _, mention = text[1:length].partition("@")
         name = name.lower()
         if mention and mention.lower() != (self.bot.username or "").lower():
@@ -169,15 +207,17 @@ class Gateway:
             args = text.split()[1:]
             payload = args[0] if args else None
             if payload is None or payload == SHARE_START:
-                return await self._step(chat_id, update_id, Start(), welcome=True)
-            return await self._step(chat_id, update_id, Start(payload))
+                return await self._step(chat_id, update_id, Start(), welcome=True, message_id=at)
+            return await self._step(chat_id, update_id, Start(payload), message_id=at)
         if name == "cancel":
-            return await self._step(chat_id, update_id, Start(), before=[Say("cancelled")])
+            return await self._step(
+                chat_id, update_id, Start(), before=[Say("cancelled")], message_id=at
+            )
         if name in COMMAND_EVENTS:
-            return await self._step(chat_id, update_id, COMMAND_EVENTS[name])
+            return await self._step(chat_id, update_id, COMMAND_EVENTS[name], message_id=at)
         if name == "forget":  # ask first; recording the update answers it once
             return await self._step_then(chat_id, update_id, Say("forget_confirm"))
-        return await self._step(chat_id, update_id, None, before=[Say("help")])
+        return await self._step(chat_id, update_id, None, before=[Say("help")], message_id=at)
 
     async def _step_then(self, chat_id: int, update_id: int, say: Say) -> Handled:
         """Record the update, changing nothing, and send only `say`."""
@@ -199,11 +239,13 @@ class Gateway:
                 return Handled.IGNORED
             if tap.data in (FORGET_YES, FORGET_NO):
                 return await self._forget_answer(chat.id, update_id, tap)
-            event = decode(tap.data)
-            if event is None:  # forged, or from a version of the bot that is gone
-                before = [Say("stale_button")]
-                return await self._step(chat.id, update_id, None, before, tap=tap)
-            return await self._step(chat.id, update_id, event, tap=tap)
+            # The engine takes the data only from a button of the current question; anything
+            # else (forged, an older message's, a gone version's) shows where the chat stands.
+            assert message is not None
+            event = Press(tap.data)
+            return await self._step(
+                chat.id, update_id, event, tap=tap, message_id=message.message_id
+            )
         finally:
             await self.outbox.answer(tap)
 
@@ -243,7 +285,8 @@ class Gateway:
     # -- errors -----------------------------------------------------------------------------
 
     async def _failed(self, update: Update, error: Exception) -> None:
-        """Log the failure for the operator (never user text) and apologise to the user."""
+        """Log the failure for the operator (never user text) and apologise to the user,
+        showing the question that stands (so an answer typed next answers that one)."""
         if isinstance(error, Forbidden):
             log.info("a chat blocked the bot: %s", error)
             return
@@ -257,4 +300,10 @@ class Gateway:
             exc_info=error,
         )
         if chat is not None and chat.type == ChatType.PRIVATE:
-            await self.outbox.apologise(chat.id, "sorry_error")
+            try:  # no update id: reads the conversation and saves nothing
+                step = await self.service.apply(str(chat.id), None)
+                current = step.outcome.replies if step.outcome is not None else ()
+            except Exception as again:  # the apology must still go out
+                log.warning("chat=%s current question not shown: %s", chat.id, type(again).__name__)
+                current = ()
+            await self.outbox.apologise(chat.id, "sorry_error", current)

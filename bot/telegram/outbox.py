@@ -30,7 +30,7 @@ import json
 import logging
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import aiohttp
@@ -392,10 +392,26 @@ class Outbox:
         except (BadRequest, NetworkError) as exc:  # not modified, too old, or timed out
             log.debug("chat=%s answer not recorded: %s", message.chat.id, exc)
 
-    async def apologise(self, chat_id: int, key: str) -> None:
-        """Send a common phrase alone (the store is down, something failed); never raises."""
+    async def apologise(self, chat_id: int, key: str, current: Sequence[Reply] = ()) -> None:
+        """Send a common phrase (the store is down, something failed); never raises.
+
+        With `current` (where the chat stands) the apology goes with it: folded into a
+        question as its first line, so the apology never stands alone above nothing when
+        the question cannot be sent, else followed by the replies.
+        """
+        text = self.renderer.common[key]
+        messages = [Outgoing(text)]
+        if len(current) == 1 and isinstance(current[0], QuestionReply):
+            question = current[0]
+            problem = f"{text}\n\n{question.problem}" if question.problem else text
+            messages = [self.renderer.question(replace(question, problem=problem))]
+        elif current:
+            messages += self.renderer.render(current)
         try:
-            await self._call("sendMessage", chat_id=chat_id, text=self.renderer.common[key])
+            for message in messages:
+                await self._call(
+                    "sendMessage", chat_id=chat_id, text=message.text, reply_markup=message.markup
+                )
         except TelegramError as exc:
             log.warning("chat=%s apology not sent: %s", chat_id, exc)
 

@@ -20,6 +20,8 @@ def test_every_field_survives_a_round_trip() -> None:
         revising=True,
         remembered={"your_name": "Sam"},
         lang="de",
+        update_id=1234,
+        message_id=77,
         version=7,
         updated_at=1_767_225_600.5,
     )

@@ -6,7 +6,7 @@ import json
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -112,9 +112,7 @@ async def chat(catalog: Catalog) -> AsyncIterator[Chat]:
         yield chat
 
 
-def unversioned(conv: Conversation | None) -> Conversation | None:
-    """The conversation without its version and time, which every recorded update moves."""
-    return replace(conv, version=0, updated_at=0.0) if conv is not None else None
+from tests.harness import unversioned  # noqa: E402
 
 
 def sent(calls: list[Call]) -> list[dict[str, Any]]:
@@ -441,7 +439,7 @@ async def test_store_down_on_a_message_says_sorry(chat: Chat) -> None:
     assert sorry["text"] == chat.common["sorry_store"]
 
 
-async def test_unexpected_error_is_logged_for_the_operator_and_apologised_for(
+async def test_unexpected_error_is_apologised_for_with_the_question_that_stands(
     chat: Chat, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     await answer_up_to_company(chat)
@@ -452,7 +450,10 @@ async def test_unexpected_error_is_logged_for_the_operator_and_apologised_for(
     monkeypatch.setattr(Engine, "handle", broken)
     with caplog.at_level(logging.DEBUG):
         (sorry,) = sent(await chat.say(COMPANY))
-    assert sorry["text"] == chat.common["sorry_error"]
+    # The apology comes with the question still asked, so what the user types next answers it.
+    assert sorry["text"].startswith(f"⚠ {chat.common['sorry_error']}")
+    assert "Which company made the offer?" in sorry["text"] and "reply_markup" in sorry
+    assert "try again" not in sorry["text"]
     failure = next(r for r in caplog.records if r.levelno == logging.ERROR)
     assert "chat=42" in failure.getMessage() and "kind=message" in failure.getMessage()
     assert failure.exc_info is not None
