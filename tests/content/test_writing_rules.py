@@ -67,8 +67,10 @@ def test_must_say_and_claims_are_read_and_checked(content_copy: Path) -> None:
     assert [rule.say for rule in linkedin.must_say] == ["apology", "thanks"]
     assert [rule.say for rule in linkedin.must_not_say] == ["praise"]
     assert any(item.claims == {"door_open"} for item in phrases.advice)
-    thanked = [v for m in phrases.messages for p in m.parts for v in p.variants if v.says]
+    said = [v for m in phrases.messages for p in m.parts for v in p.variants if v.says]
+    thanked = [v for v in said if "thanks" in v.says]
     assert thanked and all(v.says == {"thanks"} for v in thanked)
+    assert any(v.says == {"praise"} for v in said)  # the compliment before the door
 
 
 AWKWARD_ANSWERS = {
