@@ -41,7 +41,7 @@ def test_piped_session_reaches_the_final_message_with_the_company_name() -> None
     assert "Northwind {0.__class__} Analytics" in out
     assert "Hi Jordan," in out and "Sam Carter" in out
     assert "Before you send it" in out
-    assert "Send it well before Friday" in out
+    assert "Send it before Friday" in out
     assert "Traceback" not in out + done.stderr
 
 
