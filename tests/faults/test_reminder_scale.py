@@ -60,6 +60,7 @@ class FloodTelegram(FakeTelegram):
         self.flood_limit = flood_limit
         self.recent: deque[float] = deque()
         self.too_many = 0
+        self.refused_at: list[float] = []
         self.per_reminder: Counter[str] = Counter()
         self.delivered_at: list[float] = []
 
@@ -70,6 +71,7 @@ class FloodTelegram(FakeTelegram):
                 self.recent.popleft()
             if self.flood_limit is not None and len(self.recent) >= self.flood_limit:
                 self.too_many += 1
+                self.refused_at.append(now)
                 raise FloodError()
             self.recent.append(now)
         message = super().api_sendmessage(params)
@@ -207,6 +209,7 @@ def test_10000_due_at_once_drain_at_the_configured_rate_without_a_429_storm(
         sends_per_second=round(len(times) / seconds, 1),
         busiest_second=busiest,
         answered_429=api.too_many,
+        seconds_of_429s=sorted({int(at - times[0]) for at in api.refused_at}),
         sent_more_than_once=sum(n > 1 for n in api.per_reminder.values()),
     )
     assert len(api.per_reminder) == DRAIN_REMINDERS
