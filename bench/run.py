@@ -51,6 +51,8 @@ class Plan:
     loads: int
     stored: int
     probe_users: int
+    reminders: int = 1_000_000
+    """Reminders stored for the periodic check's cost (`bench.reminder_check`)."""
     probe_steps: int = 4
 
 
@@ -75,8 +77,10 @@ QUICK = Plan(
     loads=5,
     stored=100_000,
     probe_users=5_000,
+    reminders=100_000,
 )
 SMALL_STORE = 1_000
+REMINDERS_DUE = 1_000
 RSS_ROUNDS = 8
 """Rounds of traffic served to compare RSS with many and few conversations stored."""
 PROBE_BASE = 1_000
@@ -347,6 +351,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("stats counters on vs off ...", flush=True)
     stats_rounds = 6 if options.quick else 12
     report.stats = run_json(["bench.stats_cost", str(plan.engine_users), str(stats_rounds)])
+
+    print(f"reminder check: {plan.reminders:,} stored, {REMINDERS_DUE:,} due ...", flush=True)
+    with redis_server(work / "redis-reminders") as redis_url:
+        args = ["bench.reminder_check", str(plan.reminders), str(REMINDERS_DUE)]
+        report.reminders = run_json(args + ([redis_url] if redis_url else []))
 
     print(f"tier (a): {traffic.updates:,} updates ...", flush=True)
     with redis_server(work / "redis") as redis_url:

@@ -114,7 +114,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
     async def main() -> int:
         try:
-            return await run_console(ChatService(Engine(catalog), store))
+            return await run_console(ChatService(Engine(catalog), store), args.now)
         finally:
             await store.close()
 
@@ -196,6 +196,14 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument(
         "--store",
         help="where to keep the conversation: memory (default), a SQLite path, or redis://...",
+    )
+    chat.add_argument(
+        "--now",
+        type=float,
+        metavar="UNIX_SECONDS",
+        help="start the chat's clock at this time (Unix seconds) instead of now, to try "
+        "reminders: set one, quit, and chat again with --now a few days later on the same "
+        "--store [DOORAJAR_NOW]",
     )
     chat.set_defaults(func=cmd_chat)
 

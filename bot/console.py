@@ -1,7 +1,12 @@
 """The console chat: the same flows in a terminal, with numbered options.
 
-Type a number to tap a button, or type an answer. `back`, `restart`, `menu` and `quit` work
-everywhere. It reads stdin line by line, so it can be driven by a pipe.
+Type a number to tap a button, or type an answer. `back`, `restart`, `menu`, `reminders` and
+`quit` work everywhere. It reads stdin line by line, so it can be driven by a pipe.
+
+A number is sent as `Press(data)`, the button's data as Telegram's gateway sends a tap, so the
+engine checks it against what it would show now in both front ends alike. Reminders due while
+the chat is open are shown before the next prompt; `--now` (or DOORAJAR_NOW) starts the
+chat's clock at another time, to try them without waiting days.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from typing import TextIO
 from bot.compose import ComposedResult
 from bot.content.catalog import KEEP, SKIP, CommonPhrases
 from bot.engine import fill_common
-from bot.events import Back, Event, Restart, Start, Text, decode
+from bot.events import Back, Event, ListReminders, Press, Restart, Start, Text
 from bot.replies import (
     Button,
     MenuReply,
@@ -31,7 +36,7 @@ RULE = "─" * 60
 PHRASE_KEYS = (
     "welcome",
     "wording_label",
-    "sorry_store",
+    "console_sorry_store",
     "message_label_email",
     "message_label_linkedin",
     "message_label_messenger",
@@ -39,7 +44,12 @@ PHRASE_KEYS = (
 )
 """The common phrases the console uses beyond the core's; the loader refuses content without
 them."""
-WORDS: dict[str, Event] = {"back": Back(), "restart": Restart(), "menu": Start()}
+WORDS: dict[str, Event] = {
+    "back": Back(),
+    "restart": Restart(),
+    "menu": Start(),
+    "reminders": ListReminders(),
+}
 
 
 class ConsoleChat:
@@ -79,9 +89,10 @@ class ConsoleChat:
                     self._buttons(rows)
 
     def step(self, step: Step) -> None:
-        """Show what one step replied, or that the store could not take it."""
+        """Show what one step replied, or that the store could not take it (nothing
+        delivers it again here, unlike Telegram: the person types it again)."""
         if step.outcome is None:
-            self.say(f"! {self.common['sorry_store']}")
+            self.say(f"! {self.common['console_sorry_store']}")
             return
         self.show(step.outcome.replies)
 
@@ -140,11 +151,9 @@ class ConsoleChat:
             suffix = SKIP if word.lower() == "skip" else KEEP
             for button in self.buttons:
                 if button.data.endswith(f":{suffix}"):
-                    return decode(button.data)
+                    return Press(button.data)
         if word.isdigit() and 1 <= int(word) <= len(self.buttons):
-            event = decode(self.buttons[int(word) - 1].data)
-            if event is not None:
-                return event
+            return Press(self.buttons[int(word) - 1].data)
         return Text(line)
 
     async def run(self, lines: TextIO) -> int:
@@ -152,7 +161,7 @@ class ConsoleChat:
         self.say(self.common["welcome"])
         self.say(
             "Type a number to choose (or the option's name); 'skip', 'back', 'restart', "
-            "'menu' or 'quit' at any time."
+            "'menu', 'reminders' or 'quit' at any time."
         )
         self.step(await self.service.apply(self.chat_id, None))
         while True:
@@ -187,9 +196,12 @@ def fake_clock(start: float) -> Callable[[], float]:
     return lambda: time.time() + offset
 
 
-async def run_console(service: ChatService) -> int:
-    """Run the console chat on stdin and stdout. DOORAJAR_NOW (Unix seconds) starts the
-    clock at another time, for trying reminders without waiting days."""
-    if fake_now := os.environ.get("DOORAJAR_NOW"):
-        service.clock = fake_clock(float(fake_now))
+async def run_console(service: ChatService, now: float | None = None) -> int:
+    """Run the console chat on stdin and stdout. `now` (`doorajar chat --now`), else
+    DOORAJAR_NOW, in Unix seconds, starts the clock at another time, for trying reminders
+    without waiting days."""
+    if now is None and (fake_now := os.environ.get("DOORAJAR_NOW")):
+        now = float(fake_now)
+    if now is not None:
+        service.clock = fake_clock(now)
     return await ConsoleChat(service, sys.stdout).run(sys.stdin)

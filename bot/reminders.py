@@ -150,3 +150,11 @@ class Reminder:
 
 
 _REMINDER_FIELDS = frozenset(Reminder.__dataclass_fields__)
+
+
+def carried_answers(
+    reuse: tuple[str, ...], answers: Mapping[str, str]
+) -> tuple[tuple[str, str], ...]:
+    """The answers a reminder carries into the next situation: those its flow's `reuse:`
+    names and the draft had, in `reuse` order."""
+    return tuple((slot, answers[slot]) for slot in reuse if answers.get(slot))

@@ -23,6 +23,28 @@ names a flow and lists stories; each story is a list of steps and what the resul
           legal_includes: [not legal advice]
           no_draft_problems: true            # the default
 
+Reminders are played the way a person meets them: under a draft, `remind` taps "Remind me"
+(its choices must be shown) and `{remind_at: choice}` picks one (the confirmation is kept);
+`{reminder: next}` moves the story's clock to when that reminder is due, takes the message it
+sends and taps its button that opens the next situation, with the answers the flow's `reuse:`
+carries over (`{reminder: draft}` taps "Show my earlier draft" instead). `{keep: value}` checks
+that the current question shows `value` as the earlier answer and taps its Keep button. The
+story clock starts at `STORY_NOW` (Tuesday 14 November 2023, 22:13 UTC), so dates in the
+confirmation are fixed::
+
+      - name: asked for time, reminded, then declining with the answers reused
+        steps:
+          - ...                              # up to the draft
+          - remind
+          - {remind_at: days2}
+          - {reminder: next}                 # now in the next situation
+          - choose: email
+          - {keep: Northwind Traders}
+        expect:
+          remind_confirm_contains: [In 2 days, Thursday 16 November]
+          reminder_contains: [you would give your answer by Friday]
+          kinds: [email]                     # the last draft: the next situation's
+
 Every broken story is reported as `stories/<flow>.yaml:LINE: what went wrong`, at the story or
 at the step that was refused.
 """
@@ -39,8 +61,25 @@ from bot.content.report import Problem, Report, display_path, read_content
 from bot.content.yamlread import YamlList, YamlMap
 from bot.conversation import Conversation
 from bot.engine import Engine
-from bot.events import Another, Back, Choose, Event, Refine, Restart, Start, Text
-from bot.replies import ResultReply
+from bot.events import (
+    Another,
+    Back,
+    Choose,
+    Event,
+    FollowOn,
+    Press,
+    Refine,
+    Remind,
+    RemindAt,
+    ReminderAction,
+    Restart,
+    ShowDraft,
+    Start,
+    Text,
+    encode,
+)
+from bot.reminders import Reminder, carried_answers
+from bot.replies import QuestionReply, ReminderReply, ResultReply
 
 STORY_FOLDER = "stories"
 STORIES_PER_FLOW = 2
@@ -55,7 +94,12 @@ EXPECT_KEYS = {
     "legal_includes",
     "legal_excludes",
     "no_draft_problems",
+    "remind_confirm_contains",
+    "reminder_contains",
 }
+STORY_NOW = 1_700_000_000.0
+"""When every story's clock starts (Tuesday 14 November 2023, 22:13 UTC), so reminder dates in
+a story's expectations are the same on every run."""
 
 
 class StoryError(AssertionError):
@@ -84,11 +128,17 @@ class Story:
 
 @dataclass
 class StoryRun:
-    """Walks a conversation through the engine, keeping the last result."""
+    """Walks a conversation through the engine, keeping the last result, the reminder set
+    under it and the words shown for it."""
 
     engine: Engine
     conv: Conversation = field(default_factory=lambda: Conversation(chat_id="story"))
     result: ResultReply | None = None
+    now: float = STORY_NOW
+    reminder: Reminder | None = None
+    remind_confirm: str = ""
+    reminder_text: str = ""
+    question: QuestionReply | None = None
 
     def send(self, event: Event) -> None:
         """Apply one event as the service would (versions aside)."""
@@ -96,11 +146,81 @@ class StoryRun:
         self.conv = outcome.conversation
         results = [r for r in outcome.replies if isinstance(r, ResultReply)]
         self.result = results[-1] if results else None
+        questions = [r for r in outcome.replies if isinstance(r, QuestionReply)]
+        self.question = questions[-1] if questions else None
 
     def state(self) -> State:
         """The state the conversation is at."""
         flow = self.engine.catalog.flows[self.conv.flow]
         return flow.states[self.conv.state]
+
+    def remind(self) -> None:
+        """Tap "Remind me" under the draft: its choices must be shown."""
+        if self.result is None or not _offers(self.result.actions, encode(Remind())):
+            raise StoryError(f"no 'Remind me' button at '{self.conv.state}'")
+        outcome = self.engine.handle(self.conv, Press(encode(Remind())))
+        if not any(isinstance(reply, ReminderReply) for reply in outcome.replies):
+            raise StoryError("'Remind me' showed no reminder choices")
+
+    def remind_at(self, choice: str) -> None:
+        """Pick a reminder choice: the reminder is kept as the chat service would keep it."""
+        outcome = self.engine.handle(self.conv, Press(encode(RemindAt(choice))))
+        request = outcome.reminder
+        if request is None:
+            raise StoryError(f"'{choice}' is not a reminder choice at '{self.conv.state}'")
+        due = request.after.due_after(self.now)
+        self.reminder = Reminder(
+            self.conv.chat_id,
+            "story",
+            due,
+            request.flow,
+            request.choice,
+            dict(request.answers),
+            self.conv.lang,
+            request.wording,
+            self.now,
+        )
+        confirmation = self.engine.reminder_confirmation(self.conv.lang, request, due)
+        self.remind_confirm = confirmation.text
+
+    def reminder_due(self, action: str) -> None:
+        """Move the clock to when the reminder is due and tap one of its buttons (`next`
+        or `draft`), as the chat service answers them."""
+        reminder = self.reminder
+        if reminder is None:
+            raise StoryError("no reminder was set (use remind and {remind_at: choice} first)")
+        self.now = reminder.due
+        reply = self.engine.reminder_reply(reminder, self.now)
+        if reply is None:
+            raise StoryError(f"the reminder of '{reminder.flow}' sends nothing")
+        self.reminder_text = reply.text
+        if action not in ("next", "draft"):
+            raise StoryError(f"{{reminder: {action}}}: the buttons played are next and draft")
+        if not _offers(reply.buttons, encode(ReminderAction(action, reminder.id))):
+            raise StoryError(f"the reminder has no '{action}' button")
+        plan = self.engine.catalog.flows[reminder.flow].reminders
+        event: Event
+        if action == "next" and plan is not None and plan.next_flow is not None:
+            event = FollowOn(plan.next_flow, carried_answers(plan.reuse, reminder.answers))
+        else:
+            event = ShowDraft(reminder.flow, tuple(reminder.answers.items()), reminder.wording)
+        self.send(event)
+
+    def keep(self, expected: str) -> Event:
+        """Check the question shows `expected` as the earlier answer; its Keep button."""
+        question = self.question
+        state = self.state()
+        keep = encode(Choose(state.name, KEEP))
+        if question is None or question.previous != expected:
+            shown = question.previous if question else None
+            raise StoryError(f"'{state.name}' shows {shown!r} to keep, expected {expected!r}")
+        if not _offers(question.buttons, keep):
+            raise StoryError(f"'{state.name}' has no Keep button")
+        return Press(keep)
+
+
+def _offers(rows: tuple[tuple[Any, ...], ...], data: str) -> bool:
+    return any(button.data == data for row in rows for button in row)
 
 
 def _step_event(run: StoryRun, step: Any) -> Event | None:
@@ -122,9 +242,20 @@ def _step_event(run: StoryRun, step: Any) -> Event | None:
             return Text(str(text))
         case {"refine": refinement} | {"revise": refinement}:
             return Refine(str(refinement))
+        case {"keep": expected}:
+            return run.keep(str(expected))
         case {"at": expected}:
             if state.name != expected:
                 raise StoryError(f"expected to be at '{expected}', but at '{state.name}'")
+            return None
+        case "remind":
+            run.remind()
+            return None
+        case {"remind_at": choice}:
+            run.remind_at(str(choice))
+            return None
+        case {"reminder": action}:
+            run.reminder_due(str(action))
             return None
     raise StoryError(f"unknown step {step!r}")
 
@@ -152,6 +283,7 @@ def run_story(engine: Engine, story: Story) -> ResultReply:
         raise StoryError(f"the story ended at '{run.conv.state}', not at a result", story.line)
     try:
         check_expectations(run.result, story.expect)
+        check_reminder_words(run, story.expect)
     except StoryError as exc:
         raise StoryError(str(exc), story.expect_lines.get(exc.key, story.line)) from None
     return run.result
@@ -188,6 +320,17 @@ def check_expectations(result: ResultReply, expect: Mapping[str, Any]) -> None:
     if expect.get("no_draft_problems", True) and result.draft_problems:
         problems = list(result.draft_problems)
         raise StoryError(f"draft problems: {problems}", key="no_draft_problems")
+
+
+def check_reminder_words(run: StoryRun, expect: Mapping[str, Any]) -> None:
+    """Raise `StoryError` when the reminder's confirmation or message misses a word."""
+    for key, said in (
+        ("remind_confirm_contains", run.remind_confirm),
+        ("reminder_contains", run.reminder_text),
+    ):
+        for needle in expect.get(key, []):
+            if str(needle).casefold() not in said.casefold():
+                raise StoryError(f"{key}: missing {needle!r} in {said!r}", key=key)
 
 
 def _parse_story(raw: object, line: int, flow: str, report: Report) -> Story | None:

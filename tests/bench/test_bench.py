@@ -41,3 +41,21 @@ def test_three_bots_take_the_same_traffic_and_make_the_same_calls(
     text = report.text()
     assert "floor 2: PTB ConversationHandler" in text
     assert "tier (a): doorajar / ConversationHandler" in report.markdown()
+
+
+def test_the_reminder_check_claims_every_due_one_through_the_index_and_is_reported() -> None:
+    from bench.reminder_check import measure
+
+    measured = measure(3000, 100, None)
+    assert measured["sqlite"]["claimed"] == 100
+    assert "reminders_due" in measured["sqlite_plan"]
+    report = Report(
+        {"cores": "2", "cpu": "x", "python": "3", "ptb": "22", "sqlite": "3"},
+        {"stored": 1000},
+        0,
+        reminders=measured,
+    )
+    assert report.problems() == []
+    assert "reminder check, 3,000 stored (SQLite)" in report.markdown()
+    scanned = Report(report.machine, report.plan, 0, reminders={**measured, "sqlite_plan": "SCAN"})
+    assert any("due index" in problem for problem in scanned.problems())
