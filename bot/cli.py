@@ -165,7 +165,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
         try:
             plot(summary, args.plot)
         except ImportError:
-            print("--plot needs matplotlib: pip install 'doorajar[plot]'", file=sys.stderr)
+            print("--plot needs matplotlib: pip install -e '.[plot]'", file=sys.stderr)
             return 1
         except (OSError, ValueError) as exc:
             print(f"cannot draw {args.plot}: {exc}", file=sys.stderr)

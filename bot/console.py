@@ -1,7 +1,9 @@
 """The console chat: the same flows in a terminal, with numbered options.
 
-Type a number to tap a button, or type an answer. `back`, `restart`, `menu` and `quit` work
-everywhere. It reads stdin line by line, so it can be driven by a pipe.
+Type a number to tap a button, an option's name or id, or an answer; `skip` and `keep` tap
+those buttons, and `back`, `restart`, `menu` and `quit` work everywhere. It reads stdin line by
+line, so it can be driven by a pipe. Reminders that come due are shown before the next prompt
+(`DOORAJAR_NOW` starts the clock at another time).
 """
 
 from __future__ import annotations
