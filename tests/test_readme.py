@@ -17,6 +17,7 @@ import pytest
 
 from bot import settings
 from bot.cli import build_parser, main
+from bot.content.catalog import SAYINGS
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -348,3 +349,9 @@ def test_the_writing_a_situation_example_passes_doorajar_check(
     out, err = capsys.readouterr()
     assert code == 0, err
     assert "2 stories played" in out
+
+
+def test_the_sayings_the_readme_lists_are_the_ones_the_loader_knows() -> None:
+    listed = re.search(r"^Sayings: (.*?) \(a typo", README, re.M | re.S)
+    assert listed
+    assert tuple(" ".join(listed.group(1).split()).split(", ")) == SAYINGS
