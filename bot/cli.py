@@ -1,4 +1,5 @@
-"""The `doorajar` command: chat in a terminal, run the Telegram bot, check or draw flows."""
+"""The `doorajar` command: chat in a terminal, run the Telegram bot, check or draw flows, read
+the stats."""
 
 from __future__ import annotations
 
@@ -164,7 +165,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
         try:
             plot(summary, args.plot)
         except ImportError:
-            print("--plot needs matplotlib: pip install 'doorajar[plot]'", file=sys.stderr)
+            print("--plot needs matplotlib: pip install -e '.[plot]'", file=sys.stderr)
             return 1
         except (OSError, ValueError) as exc:
             print(f"cannot draw {args.plot}: {exc}", file=sys.stderr)
@@ -189,13 +190,23 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="doorajar",
         description="Say no at work without burning bridges: a Telegram bot and console chat.",
+        epilog="`make run` runs `doorajar run` when TELEGRAM_BOT_TOKEN is set (or in .env), "
+        "else `doorajar chat`. Settings: .env.example; more in README.md.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    chat = commands.add_parser("chat", help="chat in this terminal (no Telegram needed)")
+    chat = commands.add_parser(
+        "chat",
+        help="chat in this terminal (no Telegram needed)",
+        description="Chat in this terminal: type a number or an option's name; skip, keep, "
+        "back, restart, menu or quit at any time. Reads stdin line by line, so it can be "
+        "piped. DOORAJAR_NOW=<unix seconds> starts its clock at another time (to try "
+        "reminders).",
+    )
     chat.add_argument(
         "--store",
-        help="where to keep the conversation: memory (default), a SQLite path, or redis://...",
+        help="where to keep the conversation: memory, a SQLite path, or redis://... "
+        "(default: DOORAJAR_STORE, else memory)",
     )
     chat.add_argument(
         "--now",
@@ -208,7 +219,11 @@ def build_parser() -> argparse.ArgumentParser:
     chat.set_defaults(func=cmd_chat)
 
     check = commands.add_parser(
-        "check", help="run every content rule: flows, phrases, stories, every path"
+        "check",
+        help="run every content rule: flows, phrases, stories, every path",
+        description="Run every content rule: exit 0 with a summary, or 1 with one "
+        "`file:line: problem` line per problem. A whole content folder also gets the seed "
+        "coverage check.",
     )
     check.add_argument(
         "paths",
@@ -247,7 +262,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     from bot.settings import add_run_arguments
 
-    run = commands.add_parser("run", help="run the Telegram bot (needs TELEGRAM_BOT_TOKEN)")
+    run = commands.add_parser(
+        "run",
+        help="run the Telegram bot (needs TELEGRAM_BOT_TOKEN)",
+        description="Run the Telegram bot: long polling, or a webhook server with --webhook. "
+        "The token is read from TELEGRAM_BOT_TOKEN only (never a flag, so it stays out of "
+        "`ps`); each flag defaults to the environment variable in brackets. See "
+        "docs/telegram.md.",
+    )
     add_run_arguments(run)
     run.set_defaults(func=cmd_run)
     return parser

@@ -1,7 +1,8 @@
 """The console chat: the same flows in a terminal, with numbered options.
 
-Type a number to tap a button, or type an answer. `back`, `restart`, `menu`, `reminders` and
-`quit` work everywhere. It reads stdin line by line, so it can be driven by a pipe.
+Type a number to tap a button, an option's name or id, or an answer; `skip` and `keep` tap
+those buttons, and `back`, `restart`, `menu`, `reminders` and `quit` work everywhere. It reads
+stdin line by line, so it can be driven by a pipe.
 
 A number is sent as `Press(data)`, the button's data as Telegram's gateway sends a tap, so the
 engine checks it against what it would show now in both front ends alike. Reminders due while

@@ -119,6 +119,6 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--log-level",
         default=env("DOORAJAR_LOG_LEVEL", "INFO"),
-        help="logging level; library logs stay at INFO or above so user text is never logged "
-        "[DOORAJAR_LOG_LEVEL, default INFO]",
+        help="DEBUG, INFO, WARNING or ERROR for doorajar's own logs; library logs stay at INFO "
+        "or above so user text is never logged [DOORAJAR_LOG_LEVEL, default INFO]",
     )

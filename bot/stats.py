@@ -16,7 +16,7 @@ Counters (README "Stats"):
 * `refinement:<id>` - a refinement opened from the draft (`tone`, `channel`, ...);
 * `another_wording` - "Another wording" tapped;
 * `shared` - a result chosen in inline mode (Telegram's `chosen_inline_result`);
-* `reminder_set` - a reminder set (`REMINDER_SET`, for the reminders feature to emit);
+* `reminder_set` - a reminder set (`REMINDER_SET`, counted by the engine when a time is chosen);
 * `stopped:<question>` - a person left the situation at that question: went to the menu or
   started another situation from it, or came back to it after `IDLE_DROP_SECONDS` (counted
   when the idle conversation is next touched, once: the touch makes it fresh again);
@@ -36,7 +36,7 @@ FIRST_DRAFT = "first_draft"
 ANOTHER_WORDING = "another_wording"
 SHARED = "shared"
 REMINDER_SET = "reminder_set"
-"""Emitted (as `count(flow, REMINDER_SET)`) by whatever sets a reminder, in its save."""
+"""Counted (as `count(flow, REMINDER_SET)`) by the engine when a reminder is set, in its save."""
 FORGET = "forget"
 REFINEMENT = "refinement:"
 STOPPED = "stopped:"

@@ -1,6 +1,6 @@
 """`doorajar stats --plot`: one horizontal funnel per situation, drop-off per question.
 
-Needs matplotlib (the `plot` extra: `pip install 'doorajar[plot]'`).
+Needs matplotlib (the `plot` extra, which `make` installs: `pip install -e '.[plot]'`).
 """
 
 from __future__ import annotations

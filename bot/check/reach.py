@@ -3,8 +3,8 @@ the draft never uses.
 
 A *path* is the answers given from the flow's start to its first draft (the main path), or
 those plus the answers given in one refinement opened from that draft. Typed questions get a
-sample text (`bot.check.stories.sample_text`); an optional one is also skipped where a branch
-tests whether it was filled.
+sample text (`bot.check.walk.sample_text`: the state's `example`); an optional one is also
+skipped where a branch tests whether it was filled.
 
 What is enumerated for the dead-question check, so that `doorajar check` stays fast (about
 1 s of CPU for the 14 flows):

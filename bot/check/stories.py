@@ -8,7 +8,7 @@ names a flow and lists stories; each story is a list of steps and what the resul
     stories:
       - name: another offer, warm email
         steps:
-          - choose: decided        # an option id of the current question
+          - choose: email          # an option id of the current question
           - text: Acme Ltd         # a typed answer
           - skip                   # the Skip button of an optional question
           - back                   # also: restart, keep, another, {refine: tone}, {at: state}

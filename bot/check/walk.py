@@ -4,9 +4,10 @@ state's own `example:`; every result it reaches must pass the rules a reader wou
 
 The rules on each result: at least one message, 3 to 6 advice bullets, no draft problem
 (`bot.drafts`: placeholders, length, subject, opt-in answers, money, unkind words, the decision
-in the first two sentences), and "Another wording" giving three different versions of every
-message. Each broken rule is reported once, at the phrases line it comes from, with the
-choices of the first path that showed it.
+in the first two sentences, names and leads, `must_say`/`must_not_say`, advice `claims`), and
+"Another wording" giving three different versions of every message. Each broken rule is
+reported once, at the phrases line it comes from, with the choices of the first path that
+showed it.
 """
 
 from __future__ import annotations

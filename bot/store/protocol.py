@@ -1,7 +1,7 @@
 """Where conversations live between updates: the `ConversationStore` protocol and its stores.
 
 Every store keeps the same promises, checked by one contract test suite
-(`tests/store_contract.py`, run against the memory, SQLite and Redis stores):
+(`tests/store/store_contract.py`, run against the memory, SQLite and Redis stores):
 
 * `load` returns the saved conversation or None;
 * `save` is compare-and-set: it writes only when the stored version still equals the version

@@ -1,4 +1,6 @@
-"""The Telegram front end: receiving updates (webhook, polling), the gateway, rendering, sending."""
+"""The Telegram front end: receiving updates (`webhook`, `polling`), the `gateway`, rendering and
+sending (`outbox`), the periodic reminder check (`reminders`), and process start-up (`startup`).
+"""
 
 PHRASE_KEYS = (
     "welcome",

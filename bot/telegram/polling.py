@@ -2,9 +2,10 @@
 
 `getUpdates` confirms every update below the `offset` it is called with, so the offset moves
 past a batch only once every update in it is done. Within a batch, each chat's updates run in
-order and chats run side by side. An update that could not be saved (the store is down) is
-tried again, with its chat's later updates, after a growing pause, until it is saved or the
-bot stops; stopping leaves it unconfirmed, so Telegram hands it out again at the next start.
+order and chats run side by side. An update handed back (`Handled.RETRY`: the store is down,
+or its reply could not be sent after the save) is tried again, with its chat's later updates,
+after a growing pause, until it is done or the bot stops; stopping leaves it unconfirmed, so
+Telegram hands it out again at the next start.
 """
 
 from __future__ import annotations

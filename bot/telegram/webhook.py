@@ -8,8 +8,9 @@ So the server
   that is not an update (not JSON, nested deeper than any update, an update id out of range)
   with 400, before anything is handed to the bot;
 * hands the update to the bot and waits for it to be handled to the end;
-* answers 200 when it is done, and 503 when nothing could be saved (the store is down), so
-  Telegram delivers it again later.
+* answers 200 when it is done, and 503 when the gateway hands it back (`Handled.RETRY`:
+  nothing could be saved, or the reply could not be sent after the save), so Telegram
+  delivers it again later.
 
 It is tornado (which python-telegram-bot's `webhooks` extra installs) on the running asyncio
 loop; it speaks plain HTTP, behind a reverse proxy that terminates TLS. Slow or idle clients
