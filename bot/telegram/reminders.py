@@ -4,7 +4,8 @@ Each check claims a batch of due reminders from the store (atomically: with seve
 each reminder is claimed by one), sends each through the `Outbox` (so the bot's rate limiter
 paces them, and a burst of 10,000 due at once drains at the configured rate rather than as a
 429 storm), and marks it sent. A worker killed between claim and mark loses nothing: the
-claim's lease runs out and another check sends it again (that one reminder may go out twice).
+claim's lease runs out and another check sends it again (the reminders in flight, at most
+`SENDING_AT_ONCE`, may go out twice).
 
 The first check runs as soon as the bot is up, so reminders that fell due while it was down go
 out then (saying they are late only when more than a day late).
@@ -29,6 +30,11 @@ log = logging.getLogger("doorajar.reminders")
 
 CHECK_EVERY_SECONDS = 5.0
 """Between checks when nothing was due; a full batch is followed by the next at once."""
+SENDING_AT_ONCE = 4
+"""Reminders of a batch in flight at the same time. Each is marked sent as soon as Telegram
+has it, so a worker killed mid-batch sends again only those in flight (at most this many):
+four keep up with Telegram's ~30 messages a second at ~100 ms a call, and the rate limiter
+paces them."""
 
 
 async def send_reminder(gateway: Gateway, reminder: Reminder) -> str:
@@ -63,7 +69,13 @@ async def check_reminders(gateway: Gateway) -> int:
     """One check: claim a batch of due reminders and send them; how many were claimed."""
     claimed = await gateway.service.claim_reminders()
     if claimed:
-        results = await asyncio.gather(*(send_reminder(gateway, r) for r in claimed))
+        slots = asyncio.Semaphore(SENDING_AT_ONCE)
+
+        async def send(reminder: Reminder) -> str:
+            async with slots:
+                return await send_reminder(gateway, reminder)
+
+        results = await asyncio.gather(*(send(r) for r in claimed))
         log.info(
             "reminders: %d sent, %d later, %d dropped or gone",
             results.count("sent"),

@@ -26,6 +26,7 @@ import pytest
 
 from bot.reminders import Reminder
 from bot.store.sqlite import SqliteStore
+from bot.telegram.reminders import SENDING_AT_ONCE
 from tests import figures
 from tests.fake_bot_api import FakeBotApiServer, FakeTelegram
 from tests.faults.test_crash import kill
@@ -113,7 +114,7 @@ def pending(path: Path) -> int:
     return int(row[0])
 
 
-def test_a_worker_killed_while_sending_reminders_loses_none_and_repeats_only_the_one_in_flight(
+def test_a_worker_killed_while_sending_reminders_loses_none_and_repeats_only_those_in_flight(
     holding_api: tuple[HoldingTelegram, FakeBotApiServer], tmp_path: Path
 ) -> None:
     api, server = holding_api
@@ -167,4 +168,5 @@ def test_a_worker_killed_while_sending_reminders_loses_none_and_repeats_only_the
     assert lost == []
     assert set(api.held_chats) <= in_flight
     assert twice == in_flight  # the ones in flight went out again, and nothing else did
+    assert len(in_flight) <= SENDING_AT_ONCE * KILLS  # a kill catches at most that many
     assert max(delivered.values()) == 2
