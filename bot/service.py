@@ -276,7 +276,10 @@ class ChatTurn:
 
 @dataclass
 class ChatService:
-    """Runs events for chats against one engine and one store."""
+    """Runs events for chats against one engine and one store.
+
+    The engine is kept `without_draft_checks()`: nothing the service serves reads them.
+    """
 
     engine: Engine
     store: ConversationStore
@@ -290,6 +293,9 @@ class ChatService:
     )
 
     def __post_init__(self) -> None:
+        # What the service serves is sent, never checked: the draft checks (`bot.drafts`)
+        # belong to `doorajar check`, stories and tests, which use an engine of their own.
+        self.engine = self.engine.without_draft_checks()
         # A store may offer its own recent copy of what it last saved (Redis does, saving a
         # round trip): fine for a change, which `save` checks, never for reading alone.
         self.load_to_change: Callable[[str], Awaitable[Conversation | None]] = getattr(
