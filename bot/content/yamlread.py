@@ -42,7 +42,7 @@ class YamlReadError(Exception):
 
 
 _STR = "tag:yaml.org,2002:str"
-_Scalar, _Sequence, _Mapping = yaml.ScalarNode, yaml.SequenceNode, yaml.MappingNode
+_Scalar, _Mapping = yaml.ScalarNode, yaml.MappingNode
 _SEQUENCE_TAG = "tag:yaml.org,2002:seq"
 _MAPPING_TAG = "tag:yaml.org,2002:map"
 _IMPLICIT_FIRST = frozenset(key for key in _BaseLoader.yaml_implicit_resolvers if key)
@@ -105,9 +105,9 @@ class _Builder:
         known = self._built.get(id(node))
         if known is not None:
             return known
-        if kind is _Mapping:
+        if isinstance(node, yaml.MappingNode):
             return self._mapping(node)
-        if kind is _Sequence:
+        if isinstance(node, yaml.SequenceNode):
             return self._sequence(node)
         return self.loader.construct_object(node, deep=True)  # pragma: no cover
 
