@@ -84,7 +84,8 @@ def parse_condition(raw: object) -> Condition:
     """Turn the YAML form of a condition into a `Condition`, or raise `ConditionError`."""
     if raw is None:
         return ALWAYS
-    if not isinstance(raw, Mapping):
+    # `dict` first: every condition read from YAML is one, and the ABC check is slow
+    if not isinstance(raw, dict | Mapping):
         raise ConditionError("a condition must be a mapping of answer names to values")
     tests: list[SlotTest] = []
     alternatives: tuple[Condition, ...] = ()
@@ -95,7 +96,7 @@ def parse_condition(raw: object) -> Condition:
             if not isinstance(expected, list) or not expected:
                 raise ConditionError("'any' takes a non-empty list of conditions")
             alternatives = tuple(parse_condition(item) for item in expected)
-        elif isinstance(expected, Mapping):
+        elif isinstance(expected, dict | Mapping):
             if set(expected) == {"not"}:
                 tests.append(SlotTest(key, _values(expected["not"], key), negate=True))
             elif set(expected) == {"filled"} and isinstance(expected["filled"], bool):

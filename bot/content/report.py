@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,7 +71,7 @@ def parse_when(raw: object, line: int, report: Report) -> Condition:
         return ALWAYS
 
 
-def check_keys(data: YamlMap, allowed: set[str], what: str, report: Report) -> None:
+def check_keys(data: YamlMap, allowed: AbstractSet[str], what: str, report: Report) -> None:
     for key in data:
         if key not in allowed:
             hint = ", ".join(sorted(allowed))
