@@ -53,6 +53,8 @@ class Condition:
 
     def slots(self) -> dict[str, frozenset[str]]:
         """Every slot this condition reads, with the values it compares against."""
+        if not self.alternatives and len(self.tests) == 1:  # the common `{slot: value}`
+            return {self.tests[0].slot: self.tests[0].values}
         found: dict[str, frozenset[str]] = {}
         for test in self.tests:
             found[test.slot] = found.get(test.slot, frozenset()) | test.values

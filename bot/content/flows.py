@@ -271,7 +271,9 @@ def check_condition_slots(
         if state is None:
             report.add(line, f"condition reads unknown answer '{slot}'")
             continue
-        unknown = sorted(values - set(state.options)) if state.ask == "choice" else sorted(values)
+        unknown = (
+            sorted(values.difference(state.options)) if state.ask == "choice" else sorted(values)
+        )
         for value in unknown:
             if state.ask == "choice":
                 report.add(line, f"'{slot}' has no option '{value}'")

@@ -61,8 +61,10 @@ COMMON_KEYS = (
 
 
 def _text_list(raw: object, line: int, what: str, report: Report) -> tuple[str, ...]:
+    if isinstance(raw, str):
+        return (raw.strip(),)
     items = raw if isinstance(raw, list) else [raw]
-    texts = tuple(item.strip() for item in items if isinstance(item, str))
+    texts = tuple([item.strip() for item in items if isinstance(item, str)])
     # An empty text is allowed on purpose: "when this holds, say nothing here".
     if not texts or len(texts) != len(items):
         report.add(line, f"{what} must be a text or a list of texts")
@@ -86,6 +88,8 @@ def _check_placeholders(
     texts: Iterable[str], line: int, text_slots: set[str], report: Report
 ) -> None:
     for text in texts:
+        if "{" not in text and "}" not in text:
+            continue  # no placeholder and no lone brace
         for name in PLACEHOLDER_RE.findall(text):
             if name in text_slots:
                 continue

@@ -57,6 +57,14 @@ _WORDS = frozenset(
 class _Loader(_BaseLoader):  # type: ignore[misc,valid-type]
     """The safe loader, used to parse into nodes and to construct plain scalars."""
 
+    # The composer calls these two around every node to track paths for path resolvers;
+    # the safe loader has none, so they do nothing (and PyYAML's check costs a call each).
+    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+        pass
+
+    def ascend_resolver(self) -> None:
+        pass
+
     def resolve(self, kind: type, value: Any, implicit: tuple[bool, bool]) -> str:
         """Tag a node as the safe loader would, skipping the patterns a scalar cannot match.
 
