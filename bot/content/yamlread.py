@@ -141,10 +141,13 @@ class _Builder:
         key_lines: dict[str, int] = {}
         result.key_lines = key_lines
         # Keys written in this mapping; keys pulled in by a `<<:` merge may be overridden.
+        # Without a merge every key is written here, and `key_lines` holds those seen so far.
         own: set[int] | None = None
-        if any(key_node.tag in _MERGE_OR_VALUE for key_node, _ in node.value):
-            own = {id(key_node) for key_node, _ in node.value}
-            self.loader.flatten_mapping(node)
+        for key_node, _ in node.value:
+            if key_node.tag in _MERGE_OR_VALUE:
+                own = {id(key_node) for key_node, _ in node.value}
+                self.loader.flatten_mapping(node)
+                break
         written: set[str] = set()
         build = self.build
         for key_node, value_node in node.value:
@@ -155,7 +158,10 @@ class _Builder:
                 if not isinstance(key, str):
                     key = str(key).lower() if isinstance(key, bool) else str(key)
             line = key_node.start_mark.line + 1
-            if own is None or id(key_node) in own:
+            if own is None:
+                if key in key_lines:
+                    self.duplicate_keys.append((key, line))
+            elif id(key_node) in own:
                 if key in written:
                     self.duplicate_keys.append((key, line))
                 written.add(key)
