@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 from typing import Any
 
@@ -181,6 +182,11 @@ def read_yaml(path: Path) -> tuple[Any, list[tuple[str, int]]]:
         raise YamlReadError(f"cannot read the file: {exc}") from exc
     loader = _Loader(text)
     builder = _Builder(loader)
+    # A phrase file is some thousands of nodes and marks that all live until it is built: the
+    # cyclic collector would scan them (and the whole heap) many times over and free nothing.
+    # Paused for this one file only; any cycle made here is collected on the next pass.
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         node = loader.get_single_node()
         data = builder.build(node) if node is not None else None
@@ -192,5 +198,7 @@ def read_yaml(path: Path) -> tuple[Any, list[tuple[str, int]]]:
     except yaml.YAMLError as exc:
         raise YamlReadError(f"YAML error: {exc}") from exc
     finally:
+        if collecting:
+            gc.enable()
         loader.dispose()
     return data, builder.duplicate_keys
