@@ -53,6 +53,8 @@ class Condition:
 
     def slots(self) -> dict[str, frozenset[str]]:
         """Every slot this condition reads, with the values it compares against."""
+        if not self.alternatives and len(self.tests) == 1:  # the common `{slot: value}`
+            return {self.tests[0].slot: self.tests[0].values}
         found: dict[str, frozenset[str]] = {}
         for test in self.tests:
             found[test.slot] = found.get(test.slot, frozenset()) | test.values
@@ -84,7 +86,8 @@ def parse_condition(raw: object) -> Condition:
     """Turn the YAML form of a condition into a `Condition`, or raise `ConditionError`."""
     if raw is None:
         return ALWAYS
-    if not isinstance(raw, Mapping):
+    # `dict` first: every condition read from YAML is one, and the ABC check is slow
+    if not isinstance(raw, dict | Mapping):
         raise ConditionError("a condition must be a mapping of answer names to values")
     tests: list[SlotTest] = []
     alternatives: tuple[Condition, ...] = ()
@@ -95,7 +98,7 @@ def parse_condition(raw: object) -> Condition:
             if not isinstance(expected, list) or not expected:
                 raise ConditionError("'any' takes a non-empty list of conditions")
             alternatives = tuple(parse_condition(item) for item in expected)
-        elif isinstance(expected, Mapping):
+        elif isinstance(expected, dict | Mapping):
             if set(expected) == {"not"}:
                 tests.append(SlotTest(key, _values(expected["not"], key), negate=True))
             elif set(expected) == {"filled"} and isinstance(expected["filled"], bool):

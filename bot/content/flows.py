@@ -264,12 +264,16 @@ def _parse_example(
 def check_condition_slots(
     condition: Condition, line: int, slots: Mapping[str, State], report: Report
 ) -> None:
+    if condition is ALWAYS:  # most parts and choices have no `when`: nothing to check
+        return
     for slot, values in condition.slots().items():
         state = slots.get(slot)
         if state is None:
             report.add(line, f"condition reads unknown answer '{slot}'")
             continue
-        unknown = sorted(values - set(state.options)) if state.ask == "choice" else sorted(values)
+        unknown = (
+            sorted(values.difference(state.options)) if state.ask == "choice" else sorted(values)
+        )
         for value in unknown:
             if state.ask == "choice":
                 report.add(line, f"'{slot}' has no option '{value}'")

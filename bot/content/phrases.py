@@ -61,8 +61,10 @@ COMMON_KEYS = (
 
 
 def _text_list(raw: object, line: int, what: str, report: Report) -> tuple[str, ...]:
+    if isinstance(raw, str):
+        return (raw.strip(),)
     items = raw if isinstance(raw, list) else [raw]
-    texts = tuple(item.strip() for item in items if isinstance(item, str))
+    texts = tuple([item.strip() for item in items if isinstance(item, str)])
     # An empty text is allowed on purpose: "when this holds, say nothing here".
     if not texts or len(texts) != len(items):
         report.add(line, f"{what} must be a text or a list of texts")
@@ -86,6 +88,8 @@ def _check_placeholders(
     texts: Iterable[str], line: int, text_slots: set[str], report: Report
 ) -> None:
     for text in texts:
+        if "{" not in text and "}" not in text:
+            continue  # no placeholder and no lone brace
         for name in PLACEHOLDER_RE.findall(text):
             if name in text_slots:
                 continue
@@ -104,6 +108,10 @@ def _check_placeholders(
             report.add(line, "a lone '{' or '}' in text: placeholders look like {company}")
 
 
+_PART_KEYS = frozenset({"id", "join", "choose", "text", "when", "seed", "says"})
+_CHOICE_KEYS = frozenset({"when", "text", "seed", "says"})
+
+
 @dataclass(frozen=True, slots=True)
 class _FlowContext:
     flow: Flow
@@ -119,9 +127,7 @@ def _parse_part(raw: object, line: int, ctx: _FlowContext, report: Report) -> Pa
     if not isinstance(raw, YamlMap):
         report.add(line, "a part must be a text or a mapping with 'text' or 'choose'")
         return None
-    check_keys(
-        raw, {"id", "join", "choose", "text", "when", "seed", "says"}, "a message part", report
-    )
+    check_keys(raw, _PART_KEYS, "a message part", report)
     join = raw.get("join", "paragraph")
     if join not in ("paragraph", "line", "space"):
         report.add(raw.line_of("join"), "'join' must be paragraph, line or space")
@@ -154,13 +160,23 @@ def _parse_part(raw: object, line: int, ctx: _FlowContext, report: Report) -> Pa
     variants = []
     for item, _ in raw_variants:
         if item is not raw:
-            check_keys(item, {"when", "text", "seed", "says"}, "a choice", report)
-        texts = _text_list(item.get("text"), item.line_of("text"), "'text'", report)
-        _check_placeholders(texts, item.line_of("text"), ctx.text_slots, report)
-        condition = parse_when(item.get("when"), item.line_of("when"), report)
-        check_condition_slots(condition, item.line_of("when"), ctx.slots, report)
-        seed = _seed_units(item.get("seed"), item.line_of("seed"), report)
-        says = _sayings(item.get("says"), item.line_of("says"), "says", report)
+            check_keys(item, _CHOICE_KEYS, "a choice", report)
+        text_line = item.line_of("text")
+        texts = _text_list(item.get("text"), text_line, "'text'", report)
+        _check_placeholders(texts, text_line, ctx.text_slots, report)
+        # Most choices have no `when`, `seed` or `says`: those read nothing then (an absent
+        # key and `key: null` both mean "none", as the readers below take them).
+        condition = ALWAYS
+        seed: tuple[int, ...] = ()
+        says: frozenset[str] = frozenset()
+        if (raw_when := item.get("when")) is not None:
+            when_line = item.line_of("when")
+            condition = parse_when(raw_when, when_line, report)
+            check_condition_slots(condition, when_line, ctx.slots, report)
+        if (raw_seed := item.get("seed")) is not None:
+            seed = _seed_units(raw_seed, item.line_of("seed"), report)
+        if (raw_says := item.get("says")) is not None:
+            says = _sayings(raw_says, item.line_of("says"), "says", report)
         variants.append(Variant(texts, condition, part_seed + seed, part_says | says))
     return Part(tuple(variants), join, part_condition)
 
