@@ -318,12 +318,10 @@ class ChatService:
         """The stats counters a step adds: the engine's, and a stop at the question where a
         chat was left longer than `IDLE_DROP_SECONDS` (counted once: saving makes it fresh)."""
         counts = outcome.counts
+        if not before.updated_at or time.time() - before.updated_at <= stats.IDLE_DROP_SECONDS:
+            return counts  # the usual case: not left idle, so no stop to add
         question = self.engine.stopped_at(before)
-        if (
-            question is not None
-            and before.updated_at
-            and time.time() - before.updated_at > stats.IDLE_DROP_SECONDS
-        ):
+        if question is not None:
             stop = stats.count(before.flow, stats.stopped(question))
             if stop not in counts:  # left idle, then went to the menu: one stop
                 counts = (*counts, stop)
