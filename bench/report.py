@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import statistics
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from bench.run import Worker
+
+class Worker(Protocol):
+    """What the report reads of a measured bot (`bench.run.Worker`): its rounds' figures and
+    its final ones."""
+
+    name: str
+    rounds: list[dict[str, Any]]
+    final: dict[str, Any]
+
 
 KB = 1024
 MB = 1024 * 1024
@@ -53,7 +61,7 @@ def _cpu(worker: Worker) -> list[float]:
     return [float(r["cpu_us"]) for r in worker.rounds]
 
 
-def ratio(tier: dict[str, Worker], top: str, bottom: str) -> tuple[float, float, float] | None:
+def ratio(tier: Mapping[str, Worker], top: str, bottom: str) -> tuple[float, float, float] | None:
     """Median, min and max over rounds of the CPU-per-update ratio of two bots."""
     if top not in tier or bottom not in tier:
         return None
@@ -74,15 +82,15 @@ class Report:
     """`bench.stats_cost`: CPU per update with stats counters on and off."""
     reminders: dict[str, Any] = field(default_factory=dict)
     """`bench.reminder_check`: the periodic reminder check with many stored, few due."""
-    tier_a: dict[str, Worker] = field(default_factory=dict)
-    tier_b: dict[str, Worker] = field(default_factory=dict)
+    tier_a: Mapping[str, Worker] = field(default_factory=dict)
+    tier_b: Mapping[str, Worker] = field(default_factory=dict)
     scale: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
     load_after: float = 0.0
 
     # -- the figures ------------------------------------------------------------------------
 
-    def _ratio(self, tier: dict[str, Worker], top: str, bottom: str) -> float | None:
+    def _ratio(self, tier: Mapping[str, Worker], top: str, bottom: str) -> float | None:
         found = ratio(tier, top, bottom)
         return found[0] if found else None
 
@@ -167,7 +175,7 @@ class Report:
 
     # -- tables -----------------------------------------------------------------------------
 
-    def _tier_rows(self, tier: dict[str, Worker]) -> list[list[str]]:
+    def _tier_rows(self, tier: Mapping[str, Worker]) -> list[list[str]]:
         rows = []
         for name, worker in tier.items():
             cpu = _cpu(worker)
@@ -192,7 +200,7 @@ class Report:
             )
         return rows
 
-    def _ratio_lines(self, tier: dict[str, Worker]) -> list[str]:
+    def _ratio_lines(self, tier: Mapping[str, Worker]) -> list[str]:
         lines = []
         for top, bottom in (
             ("doorajar", "echo"),
