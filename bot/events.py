@@ -192,6 +192,11 @@ def encode(event: Event) -> str:
     raise ValueError(f"cannot encode {event!r}")  # pragma: no cover - Text etc. have no button
 
 
+def data_bytes(event: Event) -> int:
+    """How many bytes of button data `event` takes; over `CALLBACK_LIMIT` Telegram refuses it."""
+    return len(encode(event).encode())
+
+
 def decode(data: str) -> Event | None:
     """The event a button's data stands for, or None when it is not one of ours."""
     if len(data.encode()) > CALLBACK_LIMIT:

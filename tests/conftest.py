@@ -18,6 +18,16 @@ from tests.fake_bot_api import TOKEN
 from tests.logscan import Recorder, file_lines, leaks, never_log
 
 ROOT = Path(__file__).resolve().parent.parent
+SLOW_FOLDERS = tuple(Path(__file__).resolve().parent / name for name in ("faults", "bench"))
+"""Subprocess, fault and timing tests: marked `slow`, so `pytest -m "not slow"` runs the fast
+unit tests alone."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the tests collected from the slow folders."""
+    for item in items:
+        if any(folder in item.path.resolve().parents for folder in SLOW_FOLDERS):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")

@@ -38,7 +38,7 @@ from bot.content.report import (
     read_int,
 )
 from bot.content.yamlread import YamlList, YamlMap
-from bot.events import CALLBACK_LIMIT, Choose, Refine, Start, encode
+from bot.events import CALLBACK_LIMIT, Choose, Refine, Start, data_bytes
 
 ALLOWED_ANSWER_KEYS = {
     "flow": {
@@ -360,7 +360,7 @@ def _parse_refinements(
         if not ID_RE.match(ref_id):
             report.add(ref_line, f"refinement id '{ref_id}' must be lower_snake_case")
             continue
-        if len(encode(Refine(ref_id)).encode()) > CALLBACK_LIMIT:
+        if data_bytes(Refine(ref_id)) > CALLBACK_LIMIT:
             report.add(ref_line, f"refinement id '{ref_id}' is too long for button data")
         if not isinstance(entry, YamlMap):
             report.add(ref_line, f"refinement '{ref_id}' needs 'start: <state>'")
@@ -477,14 +477,14 @@ def parse_flow(path: Path, report: Report) -> Flow | None:
                 report.add(line, f"unknown target state '{branch.target}' in state '{state.name}'")
             check_condition_slots(branch.condition, line, slots, report)
         for option in (*state.options, SKIP, KEEP):
-            data_bytes = len(encode(Choose(state.name, option)).encode())
-            if data_bytes > CALLBACK_LIMIT:
+            size = data_bytes(Choose(state.name, option))
+            if size > CALLBACK_LIMIT:
                 report.add(
                     state.line,
-                    f"button data for '{state.name}/{option}' is {data_bytes} bytes "
+                    f"button data for '{state.name}/{option}' is {size} bytes "
                     f"(Telegram allows {CALLBACK_LIMIT}): shorten the ids",
                 )
-    if len(encode(Start(flow_id)).encode()) > CALLBACK_LIMIT:
+    if data_bytes(Start(flow_id)) > CALLBACK_LIMIT:
         report.add(data.line_of("id"), "the flow id is too long for button data")
     flow = Flow(
         id=flow_id,

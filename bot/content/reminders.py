@@ -30,7 +30,7 @@ from pathlib import Path
 from bot.content.catalog import PLACEHOLDER_RE, Flow, ReminderPlan, ReminderWords
 from bot.content.report import ID_RE, Problem, Report, check_keys
 from bot.content.yamlread import YamlList, YamlMap
-from bot.events import CALLBACK_LIMIT, RemindAt, encode
+from bot.events import CALLBACK_LIMIT, RemindAt, data_bytes
 from bot.reminders import parse_interval
 
 REUSABLE_SLOTS = frozenset({"company", "role", "recipient", "your_name"})
@@ -74,7 +74,7 @@ def parse_reminder_plan(
             if not ID_RE.match(choice):
                 report.add(at, f"reminder choice '{choice}' must be lower_snake_case")
                 continue
-            if len(encode(RemindAt(choice)).encode()) > CALLBACK_LIMIT:
+            if data_bytes(RemindAt(choice)) > CALLBACK_LIMIT:
                 report.add(at, f"reminder choice '{choice}' is too long for button data")
             after = spec.get("after") if isinstance(spec, YamlMap) else None
             interval = parse_interval(after)
