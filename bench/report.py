@@ -187,6 +187,8 @@ class Report:
                 if calls
                 else "-"
             )
+            if calls and final.get("carried"):  # answers to taps, in the webhook's answers
+                per_update += f" + {final['carried'] / max(updates, 1):.2f} carried"
             rows.append(
                 [
                     LABELS.get(name, name),

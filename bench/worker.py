@@ -14,7 +14,8 @@ rounds of several bots and share out whatever else the machine is doing.
 
 Per update, CPU time (`time.process_time`, the whole process) and wall time are taken around
 what a receiver does with an update's JSON: `Update.de_json(data, bot)`, then for doorajar
-`Gateway.handle(update)` (as its webhook and poller do) and for the floors
+what its webhook does with the update (`webhook.answer_update`: `Gateway.handle`, and the
+answer's body, which carries a tapped button's answer) and for the floors
 `Application.process_update(update)`. Reading the file and `json.loads` of its line stand in
 for the network and are left out.
 """
@@ -66,6 +67,8 @@ class BotUnderTest:
     stop: Callable[[], Awaitable[object]]
     request: NullRequest | None
     check: Check | None = None
+    carried: list[int] = field(default_factory=lambda: [0])
+    """Bot API calls carried in the receiver's answers rather than requested (doorajar)."""
     chats: set[int] = field(default_factory=set)
     latencies: list[float] = field(default_factory=list)
 
@@ -105,6 +108,7 @@ class BotUnderTest:
         }
         if self.request is not None:
             result["calls"] = dict(self.request.calls)
+        result["carried"] = self.carried[0]
         if self.check is not None:
             result.update(await self.check(self.chats))
         await self.stop()
@@ -125,6 +129,7 @@ def _doorajar(spec: dict[str, Any], request: NullRequest | None) -> BotUnderTest
     from bot.service import ChatService
     from bot.store.factory import open_store
     from bot.telegram.startup import build_gateway, settle
+    from bot.telegram.webhook import answer_update
 
     store = open_store(spec["store"])
     service = ChatService(Engine(load_catalog()), store)
@@ -148,7 +153,14 @@ def _doorajar(spec: dict[str, Any], request: NullRequest | None) -> BotUnderTest
         await gateway.bot.initialize()
         settle()
 
-    return BotUnderTest(gateway.bot, gateway.handle, start, stop, request, check)
+    carried = [0]
+
+    async def handle(update: Update) -> None:
+        """What the webhook does with a parsed update, down to its answer's body."""
+        if (await answer_update(gateway, update)).body():
+            carried[0] += 1
+
+    return BotUnderTest(gateway.bot, handle, start, stop, request, check, carried)
 
 
 def _application(app: App, request: NullRequest | None, check: Check | None = None) -> BotUnderTest:

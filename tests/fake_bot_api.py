@@ -70,6 +70,8 @@ class Call:
 
     method: str
     params: dict[str, Any]
+    carried: bool = False
+    """Made by Telegram for the bot, as a webhook's answer asked (`webhook_answered`)."""
     at: float = field(default_factory=time.monotonic)
 
 
@@ -121,6 +123,16 @@ class FakeTelegram:
         with self._cond:
             self._faults.setdefault(method, []).append(error)
 
+    def webhook_answered(self, status: int, body: bytes) -> None:
+        """Carry out the Bot API call a webhook answered with, as Telegram does: only after a
+        2xx, and without telling the bot how it went. The call is logged like any other,
+        marked `carried`."""
+        if not 200 <= status < 300 or not body:
+            return
+        params = json.loads(body)
+        method = params.pop("method")
+        self.handle(method, params, carried=True)
+
     def mark(self) -> int:
         """A position in the call log, to look at what the bot did after it."""
         with self._cond:
@@ -169,11 +181,14 @@ class FakeTelegram:
         status, body = self.handle(method, params)
         return status, json.dumps(body).encode()
 
-    def handle(self, method: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        """Answer one Bot API call: HTTP status and JSON body."""
+    def handle(
+        self, method: str, params: dict[str, Any], *, carried: bool = False
+    ) -> tuple[int, dict[str, Any]]:
+        """Answer one Bot API call: HTTP status and JSON body (`carried`: made for a webhook's
+        answer, not requested by the bot)."""
         if method != "getUpdates":
             with self._cond:
-                self.calls.append(Call(method, params))
+                self.calls.append(Call(method, params, carried=carried))
                 self._cond.notify_all()
         with self._cond:
             fault = self._faults.get(method, []).pop(0) if self._faults.get(method) else None

@@ -111,6 +111,7 @@ class Bot:
             headers[SECRET_HEADER] = secret.encode()  # bytes: a client may send any
         body = update if isinstance(update, bytes) else json.dumps(update).encode()
         response = await self.client.post(HOOK_PATH, content=body, headers=headers)
+        self.api.webhook_answered(response.status_code, response.content)
         return response.status_code
 
     async def conversation(self) -> Conversation | None:

@@ -37,6 +37,7 @@ from typing import TypeVar
 from bot import stats
 from bot.conversation import Conversation
 from bot.reminders import Reminder
+from bot.store.copies import KeptCopies
 from bot.store.protocol import DUPLICATE, SEEN_KEEP_SECONDS, SaveResult, StoreUnavailable
 
 log = logging.getLogger("doorajar.store")
@@ -163,6 +164,7 @@ class SqliteStore:
         self._truncate_pending = False  # touched by the maintenance thread only
         self._maintenance: sqlite3.Connection | None = None
         self._pending: Future[object] | None = None
+        self._copies = KeptCopies()
         self._closed = False
         self._worker = ThreadPoolExecutor(1, thread_name_prefix="doorajar-sqlite")
         old_umask = os.umask(0o077)  # the folder, database, -wal and -shm: the owner's only
@@ -230,9 +232,19 @@ class SqliteStore:
         # The chat id, version and time live in their own columns, not again in the JSON.
         return Conversation.from_json(row[0], chat_id=chat_id, version=row[1], updated_at=row[2])
 
+    async def load_to_change(self, chat_id: str) -> Conversation | None:
+        """The conversation to change and `save`: this store's own last save of the chat, when
+        recent (no read), else `load`. A copy another process has saved over or deleted since
+        is refused by `save`, which then compares the time of the last save too."""
+        copy = self._copies.fresh(chat_id)
+        return copy if copy is not None else await self.load(chat_id)
+
     async def save(
         self, conv: Conversation, update_id: int | None = None, counts: Sequence[str] = ()
     ) -> SaveResult:
+        copy = self._copies.take(conv.chat_id)
+        from_copy = copy is not None and copy.version == conv.version
+
         def write(db: sqlite3.Connection) -> SaveResult:
             saved = replace(conv, version=conv.version + 1, updated_at=time.time())
             with _transaction(db):
@@ -250,6 +262,19 @@ class SqliteStore:
                         "INSERT OR IGNORE INTO conversations VALUES (?, ?, ?, ?)",
                         (conv.chat_id, saved.version, saved.updated_at, data),
                     )
+                elif from_copy:
+                    cursor = db.execute(
+                        "UPDATE conversations SET version = ?, updated_at = ?, data = ? "
+                        "WHERE chat_id = ? AND version = ? AND updated_at = ?",
+                        (
+                            saved.version,
+                            saved.updated_at,
+                            data,
+                            conv.chat_id,
+                            conv.version,
+                            copy.updated_at if copy is not None else 0.0,
+                        ),
+                    )
                 else:
                     cursor = db.execute(
                         "UPDATE conversations SET version = ?, updated_at = ?, data = ? "
@@ -264,6 +289,8 @@ class SqliteStore:
             return saved
 
         result = await self._run(write)
+        if isinstance(result, Conversation):
+            self._copies.keep(result)
         self._after_commit()
         return result
 
@@ -280,6 +307,8 @@ class SqliteStore:
     async def forget(self, chat_id: str, counts: Sequence[str] = ()) -> None:
         """Delete the chat's rows (overwritten with zeros), then checkpoint and empty the WAL,
         so that nothing the chat typed stays in the database, -wal or -shm file."""
+
+        self._copies.drop(chat_id)
 
         def delete(db: sqlite3.Connection) -> None:
             with _transaction(db):
@@ -304,6 +333,7 @@ class SqliteStore:
 
     async def purge(self, idle_seconds: float) -> int:
         cutoff = time.time() - idle_seconds
+        self._copies.clear()
         return await self._in_worker(lambda: self._purge_idle(cutoff))
 
     async def expire_seen(self) -> int:
@@ -318,6 +348,7 @@ class SqliteStore:
         if self._closed:
             return
         self._closed = True
+        self._copies.clear()
         await asyncio.wrap_future(self._worker.submit(self._close_maintenance))
         self._worker.shutdown(wait=False)
         self._db.close()  # the last connection: SQLite checkpoints and removes the WAL

@@ -306,10 +306,28 @@ class Say:
 
 
 @dataclass(slots=True)
+class Carried:
+    """The one Bot API call a receiver may hand back with its answer to Telegram: a webhook's
+    answer can carry a method call, which Telegram makes when it reads the answer (Bot API,
+    "Making requests when getting updates"). Its outcome is never known, so only an answer to
+    a tapped button travels this way, the one call whose failure matters to nobody: one
+    request to the Bot API less per tap."""
+
+    method: str = ""
+    parameters: dict[str, object] = field(default_factory=dict)
+
+    def body(self) -> dict[str, object] | None:
+        """The call as the answer's JSON body, or None when there is none."""
+        return {"method": self.method, **self.parameters} if self.method else None
+
+
+@dataclass(slots=True)
 class Tap:
-    """A tapped button: its callback query, which is answered exactly once."""
+    """A tapped button: its callback query, which is answered exactly once; with `carried`,
+    by the receiver's answer to Telegram rather than by a request of its own."""
 
     query: CallbackQuery
+    carried: Carried | None = None
     answered: bool = False
 
     @property
@@ -362,12 +380,29 @@ class Outbox:
         return Outgoing(self.renderer.text(say.key, **say.values))
 
     async def answer(self, tap: Tap, text: str | None = None) -> None:
-        """Answer the callback query once, so the client's spinner stops (`text`: a notice)."""
+        """Answer the callback query once, so the client's spinner stops (`text`: a notice);
+        left to the receiver's answer to Telegram when it can carry it (`Tap.carried`)."""
         if tap.answered:
             return
         tap.answered = True
+        parameters: dict[str, object] = {"callback_query_id": tap.query.id}
+        if text is not None:
+            parameters["text"] = text
+        if tap.carried is not None:
+            tap.carried.method, tap.carried.parameters = "answerCallbackQuery", parameters
+            return
+        await self._answer_now(parameters)
+
+    async def send_carried(self, carried: Carried) -> None:
+        """Make the carried call now, as a request of its own, when the receiver's answer will
+        not carry it (a webhook answering 503 carries nothing)."""
+        if carried.method == "answerCallbackQuery":
+            await self._answer_now(carried.parameters)
+        carried.method, carried.parameters = "", {}
+
+    async def _answer_now(self, parameters: dict[str, object]) -> None:
         try:
-            await self._call("answerCallbackQuery", callback_query_id=tap.query.id, text=text)
+            await self._call("answerCallbackQuery", **parameters)
         except (BadRequest, NetworkError) as exc:  # too old, answered before, or timed out:
             log.debug("callback query not answered: %s", exc)  # the next message matters more
 

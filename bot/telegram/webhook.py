@@ -10,7 +10,9 @@ So the server
 * hands the update to the bot and waits for it to be handled to the end;
 * answers 200 when it is done, and 503 when the gateway hands it back (`Handled.RETRY`:
   nothing could be saved, or the reply could not be sent after the save), so Telegram
-  delivers it again later.
+  delivers it again later;
+* answers a tapped button in the body of its 200 (`{"method": "answerCallbackQuery", ...}`),
+  which Telegram carries out when it reads it: one request to the Bot API less per tap.
 
 It is tornado (which python-telegram-bot's `webhooks` extra installs) on the running asyncio
 loop; it speaks plain HTTP, behind a reverse proxy that terminates TLS. Slow or idle clients
@@ -46,6 +48,7 @@ from telegram.error import NetworkError, TelegramError
 from tornado.ioloop import IOLoop
 
 from bot.service import Handled
+from bot.telegram.outbox import Carried
 from bot.telegram.polling import wait_or_stop
 
 if TYPE_CHECKING:
@@ -78,7 +81,28 @@ STOP_GRACE_SECONDS = 10.0
 """How long a stopping server lets requests in progress finish."""
 SET_WEBHOOK_ATTEMPTS = 5
 
-Handle = Callable[[dict[str, Any]], Awaitable[Handled]]
+
+@dataclass(frozen=True, slots=True)
+class WebhookAnswer:
+    """What the webhook answers Telegram for one update: a status, and perhaps a Bot API call
+    for Telegram to make (`Carried`)."""
+
+    handled: Handled
+    call: dict[str, object] | None = None
+
+    @property
+    def status(self) -> int:
+        """200 when Telegram may forget the update, 503 to have it delivered again."""
+        return 200 if self.handled.acknowledged else 503
+
+    def body(self) -> bytes:
+        """The call as JSON, or nothing (a 503 carries nothing)."""
+        if self.call is None or not self.handled.acknowledged:
+            return b""
+        return json.dumps(self.call, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+Handle = Callable[[dict[str, Any]], Awaitable[WebhookAnswer]]
 
 
 def connection_cap(limit: int = MAX_CONNECTIONS) -> int:
@@ -198,10 +222,14 @@ class _UpdateHandler(tornado.web.RequestHandler):
             return
         self.server.in_flight += 1
         try:
-            done = await self.server.handle(data)
+            answer = await self.server.handle(data)
         finally:
             self.server.in_flight -= 1
-        self.set_status(200 if done.acknowledged else 503)
+        self.set_status(answer.status)
+        body = answer.body()
+        if body:
+            self.set_header("Content-Type", "application/json")
+            self.write(body)
 
 
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"})
@@ -390,7 +418,7 @@ class WebhookServer:
         self.refusals.close()
 
 
-async def handle_update(gateway: Gateway, data: dict[str, Any]) -> Handled:
+async def handle_update(gateway: Gateway, data: dict[str, Any]) -> WebhookAnswer:
     """Turn a webhook body into an update and have the gateway handle it.
 
     A body the library cannot read would fail the same way every time, so it is
@@ -400,8 +428,15 @@ async def handle_update(gateway: Gateway, data: dict[str, Any]) -> Handled:
         update = Update.de_json(data, gateway.bot)
     except Exception as exc:  # any parsing failure is the same to us
         log.warning("update %s could not be read: %s", data.get("update_id"), type(exc).__name__)
-        return Handled.IGNORED
-    return await gateway.handle(update)
+        return WebhookAnswer(Handled.IGNORED)
+    return await answer_update(gateway, update)
+
+
+async def answer_update(gateway: Gateway, update: Update) -> WebhookAnswer:
+    """Have the gateway handle a parsed update; what to answer Telegram."""
+    carried = Carried()
+    handled = await gateway.handle(update, carried)
+    return WebhookAnswer(handled, carried.body())
 
 
 @dataclass(frozen=True)

@@ -104,7 +104,7 @@ class Lab:
 
     def send(self, update: dict[str, Any]) -> Handled:
         self.examples += 1
-        return self.runner.run(handle_update(self.bot.gateway, wire(update)))
+        return self.runner.run(handle_update(self.bot.gateway, wire(update))).handled
 
     def conversation(self, chat_id: str) -> Conversation | None:
         return self.runner.run(self.bot.store.inner.load(chat_id))

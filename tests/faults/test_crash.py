@@ -251,7 +251,7 @@ def test_a_webhook_worker_on_redis_killed_five_times_keeps_every_acknowledged_an
         """POST as Telegram does: again and again until the answer is 200 (or the bot died)."""
         for _ in range(20):
             try:
-                if post(port, update, WEBHOOK_SECRET) == 200:
+                if post(port, update, WEBHOOK_SECRET, api) == 200:
                     return
             except OSError:  # the connection died with the process
                 pass
@@ -293,14 +293,14 @@ def test_a_webhook_worker_answers_503_while_redis_is_down_then_applies_the_updat
     try:
         bot.start()
         wait_for_port(port, bot)
-        assert post(port, user.text("/start decline_offer"), WEBHOOK_SECRET) == 200
+        assert post(port, user.text("/start decline_offer"), WEBHOOK_SECRET, api) == 200
         tap = user.tap(DECIDED)
         redis_server.kill()
         mark = api.mark()
-        statuses = [post(port, tap, WEBHOOK_SECRET) for _ in range(2)]
+        statuses = [post(port, tap, WEBHOOK_SECRET, api) for _ in range(2)]
         told = apologies(api, mark, sorry_store)
         redis_server.start()
-        after = [post(port, tap, WEBHOOK_SECRET) for _ in range(2)]
+        after = [post(port, tap, WEBHOOK_SECRET, api) for _ in range(2)]
         conv = stored_in_redis(store_url, user.id)
         questions = [c for c in api.calls_since(mark, "sendMessage") if "reply_markup" in c.params]
     finally:

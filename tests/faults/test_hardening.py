@@ -329,7 +329,7 @@ def test_three_hundred_slow_sockets_neither_stop_real_posts_nor_fill_the_log(
             for number in range(LEGIT_POSTS):
                 started = time.monotonic()
                 update = user.text("/start") if number % 2 == 0 else user.text("/help")
-                statuses.append(post(port, update, WEBHOOK_SECRET))
+                statuses.append(post(port, update, WEBHOOK_SECRET, fake))
                 latencies.append(time.monotonic() - started)
             time.sleep(max(0.0, opened + max(HEADER_TIMEOUT_SECONDS, BODY_TIMEOUT_SECONDS) + 1.5
                            - time.monotonic()))  # fmt: skip

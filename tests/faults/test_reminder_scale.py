@@ -105,8 +105,10 @@ def handle_429_as_telegram(api: FloodTelegram) -> None:
     """Telegram's 429 body carries `parameters.retry_after`, which the limiter obeys."""
     original = api.handle
 
-    def handle(method: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        status, body = original(method, params)
+    def handle(
+        method: str, params: dict[str, Any], *, carried: bool = False
+    ) -> tuple[int, dict[str, Any]]:
+        status, body = original(method, params, carried=carried)
         if status == 429:
             body["parameters"] = {"retry_after": 1}
         return status, body

@@ -76,12 +76,16 @@ def fake_api() -> Iterator[tuple[FakeTelegram, FakeBotApiServer]]:
         yield fake, server
 
 
-async def post(client: httpx.AsyncClient, port: int, update: dict[str, Any]) -> int:
+async def post(
+    client: httpx.AsyncClient, port: int, update: dict[str, Any], api: FakeTelegram
+) -> int:
+    """POST an update to a worker as Telegram does, and carry out what its answer asks."""
     response = await client.post(
         f"http://127.0.0.1:{port}{HOOK_PATH}",
         content=json.dumps(update).encode(),
         headers={SECRET_HEADER: WEBHOOK_SECRET, "Content-Type": "application/json"},
     )
+    api.webhook_answered(response.status_code, response.content)
     return response.status_code
 
 
@@ -100,12 +104,14 @@ async def walk_all_chats(api: FakeTelegram, ports: list[int]) -> dict[str, int]:
             first, other = ports[(number + index) % 2], ports[(number + index + 1) % 2]
             if number % 3 == 1:  # to both workers at the same moment
                 statuses = list(
-                    await asyncio.gather(post(client, first, update), post(client, other, update))
+                    await asyncio.gather(
+                        post(client, first, update, api), post(client, other, update, api)
+                    )
                 )
             else:
-                statuses = [await post(client, first, update)]
+                statuses = [await post(client, first, update, api)]
             if number % 4 == 2:  # again later, as after a lost acknowledgement
-                statuses.append(await post(client, other, update))
+                statuses.append(await post(client, other, update, api))
             counts["posts"] += len(statuses)
             counts["duplicates"] += len(statuses) - 1
             counts["not_200"] += sum(status != 200 for status in statuses)

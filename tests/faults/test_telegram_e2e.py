@@ -271,7 +271,8 @@ def test_restarted_bot_continues_where_the_user_was(
 # -- webhook -----------------------------------------------------------------------------
 
 
-def post(port: int, update: dict[str, Any], secret: str | None) -> int:
+def post(port: int, update: dict[str, Any], secret: str | None, api: FakeTelegram) -> int:
+    """POST an update to the webhook as Telegram does, and carry out what its answer asks."""
     headers = {"Content-Type": "application/json"}
     if secret is not None:
         headers["X-Telegram-Bot-Api-Secret-Token"] = secret
@@ -284,6 +285,7 @@ def post(port: int, update: dict[str, Any], secret: str | None) -> int:
     try:
         with urllib.request.urlopen(request, timeout=STEP_TIMEOUT) as response:
             status: int = response.status
+            api.webhook_answered(status, response.read())
             return status
     except urllib.error.HTTPError as exc:
         return exc.code
@@ -318,11 +320,11 @@ def test_webhook_bot_serves_a_user_and_rejects_requests_without_the_secret(
         user = FakeUser(fake)
 
         def deliver(update: dict[str, Any]) -> None:
-            assert post(port, update, WEBHOOK_SECRET) == 200
+            assert post(port, update, WEBHOOK_SECRET, fake) == 200
 
         mark = fake.mark()
-        assert post(port, user.text("/start"), None) == 403
-        assert post(port, user.text("/start"), "wrong-secret") == 403
+        assert post(port, user.text("/start"), None, fake) == 403
+        assert post(port, user.text("/start"), "wrong-secret", fake) == 403
         session = Session(fake, user, deliver)
         session.say("/start")
         assert len(fake.calls_since(mark, "sendMessage")) == 1  # the rejected ones did nothing

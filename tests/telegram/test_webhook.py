@@ -15,7 +15,13 @@ from bot.content.catalog import Catalog
 from bot.service import Handled
 from bot.store.sqlite import SqliteStore
 from bot.telegram.startup import ALLOWED_UPDATES
-from bot.telegram.webhook import SECRET_HEADER, WebhookServer, WebhookSettings, serve_webhook
+from bot.telegram.webhook import (
+    SECRET_HEADER,
+    WebhookAnswer,
+    WebhookServer,
+    WebhookSettings,
+    serve_webhook,
+)
 from tests import figures
 from tests.fake_bot_api import Call
 from tests.harness import HOOK_PATH, SECRET, running_bot
@@ -199,10 +205,10 @@ async def wait_until(condition: object, timeout: float = 5.0) -> None:
 async def test_a_stopping_server_finishes_the_update_in_progress() -> None:
     started, release = asyncio.Event(), asyncio.Event()
 
-    async def slow(data: dict[str, Any]) -> Handled:
+    async def slow(data: dict[str, Any]) -> WebhookAnswer:
         started.set()
         await release.wait()
-        return Handled.APPLIED
+        return WebhookAnswer(Handled.APPLIED)
 
     server = WebhookServer(HOOK_PATH, SECRET, slow)
     port = await server.start("127.0.0.1", 0)
