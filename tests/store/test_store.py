@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from bot.conversation import Conversation
+from bot.store import sqlite as sqlite_store
 from bot.store.factory import open_store
 from bot.store.memory import MemoryStore
 from bot.store.protocol import SEEN_KEEP_SECONDS, ConversationStore, StoreUnavailable
@@ -199,3 +200,40 @@ async def test_sqlite_keeps_chat_id_version_and_time_only_in_their_columns(tmp_p
     with sqlite3.connect(tmp_path / "doorajar.db") as db:
         (data,) = db.execute("SELECT data FROM conversations").fetchone()
     assert '"chat_id"' not in data and '"version"' not in data and '"updated_at"' not in data
+
+
+async def test_sqlite_expires_old_update_ids_page_by_page_and_keeps_recent_ones(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_store, "SCAN_ROWS", 7)  # many pages from a few rows
+    monkeypatch.setattr(sqlite_store, "BATCH_ROWS", 3)
+    store = SqliteStore(tmp_path / "expiry.db")
+    for chat in range(12):
+        conv = Conversation(chat_id=f"c{chat}")
+        for update_id in range(5):
+            saved = await store.save(conv, update_id=chat * 10 + update_id)
+            assert isinstance(saved, Conversation)
+            conv = saved
+    db = sqlite3.connect(tmp_path / "expiry.db")
+    with db:  # ids of even updates are two days old
+        db.execute("UPDATE seen_updates SET seen_at = seen_at - 2 * 86400 WHERE update_id % 2 = 0")
+    assert await store.expire_seen() == 36
+    left = sorted(row[0] for row in db.execute("SELECT update_id FROM seen_updates"))
+    assert left == sorted(chat * 10 + n for chat in range(12) for n in (1, 3))
+    assert await store.seen("c3", 31) and not await store.seen("c3", 30)
+    db.close()
+    await store.close()
+
+
+async def test_sqlite_drops_the_old_index_on_update_id_times(tmp_path: Path) -> None:
+    path = tmp_path / "older.db"
+    await SqliteStore(path).close()
+    with sqlite3.connect(path) as db:  # as an older version made it
+        db.execute("CREATE INDEX seen_updates_at ON seen_updates(seen_at)")
+    store = SqliteStore(path)
+    await store.close()
+    with sqlite3.connect(path) as db:
+        indexes = {
+            row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='index'")
+        }
+    assert "seen_updates_at" not in indexes  # one page less written by every save
