@@ -233,7 +233,7 @@ class Report:
         sections = []
         for title, tier in (
             (
-                "tier (a): canned Bot API answers in-process (doorajar: Gateway.handle, "
+                "tier (a): canned Bot API answers in-process (doorajar: webhook.answer_update, "
                 "floors: process_update)",
                 self.tier_a,
             ),

@@ -1,7 +1,8 @@
 """The SQLite store, the embedded default: WAL, short transactions, no waiting on the loop.
 
-Each update costs one read and one short committed write, tens of microseconds, so those run
-on the event loop's own connection: handing them to a thread costs more than the work (about
+Each update costs one short committed write (and a read, unless the store holds its own last
+save of the chat: `bot.store.copies`), tens of microseconds, so those run on the event loop's
+own connection: handing them to a thread costs more than the work (about
 110 us of CPU per call measured, `python -m tests.store.sqlite_handoff`). What can take long
 never runs there:
 
