@@ -92,6 +92,10 @@ class Outcome:
     """What happened, as stats counter names (`bot.stats`): `situation/counter`, e.g.
     `decline_offer/started`; the service hands them to the store's save."""
 
+    def saved_as(self, saved: Conversation) -> Outcome:
+        """This outcome with the conversation as the store saved it."""
+        return Outcome(saved, self.replies, self.changed, self.reminder, self.counts)
+
 
 def clean_text(text: str) -> str:
     """User text made safe to store and echo: no control characters, spaces folded."""

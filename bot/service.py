@@ -206,11 +206,9 @@ class ChatTurn:
                 saved = await store.save(outcome.conversation, None, counts)
                 if not isinstance(saved, Conversation):
                     return None  # another worker saved first: load again
-                return Step(Handled.APPLIED, replace(outcome, conversation=saved))
-            recorded = replace(
-                outcome.conversation,
-                update_id=update_id,
-                message_id=max(conv.message_id, message_id or 0),
+                return Step(Handled.APPLIED, outcome.saved_as(saved))
+            recorded = outcome.conversation.recorded(
+                update_id, max(conv.message_id, message_id or 0)
             )
             try:
                 saved = await store.save(recorded, update_id, counts)
@@ -223,7 +221,7 @@ class ChatTurn:
                 return await self._redelivered(update_id, show=maybe_written)
             if saved is None:
                 return None  # another worker saved first: load again
-            return Step(Handled.APPLIED, replace(outcome, conversation=saved))
+            return Step(Handled.APPLIED, outcome.saved_as(saved))
 
         return await service._until_done(chat_id, attempt, _RETRY)
 

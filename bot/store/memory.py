@@ -41,7 +41,7 @@ class MemoryStore:
         stored_version = Conversation.from_json(current).version if current else 0
         if stored_version != conv.version:
             return None
-        saved = replace(conv, version=conv.version + 1, updated_at=time.time())
+        saved = conv.stamped(conv.version + 1, time.time())
         self._conversations[conv.chat_id] = saved.to_json()
         if update_id is not None:
             self._seen.setdefault(conv.chat_id, {})[update_id] = saved.updated_at

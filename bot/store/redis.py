@@ -73,6 +73,9 @@ from bot.store.protocol import DUPLICATE, SEEN_KEEP_SECONDS, SaveResult, StoreUn
 
 PURGE_BATCH = 500
 """Idle chats looked at per round trip while purging."""
+IDLE_CHECK_SECONDS = 30.0
+"""A spare connection idle this long has its health checked (a PING) before its next command,
+as the client's own `health_check_interval` would."""
 _TRANSIENT_REPLIES = (ReadOnlyError, OutOfMemoryError, TryAgainError, MasterDownError)
 """Error replies that pass (a fail-over, a full memory); other error replies are bugs."""
 
@@ -171,7 +174,8 @@ class RedisStore:
         self._claim = client.register_script(_CLAIM)
         self._put_reminder = client.register_script(_PUT_REMINDER)
         self._delete_reminders = client.register_script(_DELETE_REMINDERS)
-        self._spare: list[AbstractConnection] = []
+        self._spare: list[tuple[AbstractConnection, float]] = []
+        """Idle connections, each with when it was last used (time.monotonic)."""
         self._copies = KeptCopies()
         self._timeout: float | None = client.connection_pool.connection_kwargs.get("socket_timeout")
 
@@ -182,7 +186,7 @@ class RedisStore:
             url,
             socket_timeout=timeout,
             socket_connect_timeout=timeout,
-            health_check_interval=30,
+            health_check_interval=IDLE_CHECK_SECONDS,
         )
         return cls(client, prefix)
 
@@ -214,31 +218,36 @@ class RedisStore:
         reply could be this one's; one that failed to reach the server closes every idle
         one too, as they most likely lost the server with it.
         """
+        now = time.monotonic()
         if self._spare:
-            connection = self._spare.pop()
+            connection, last_used = self._spare.pop()
         else:
             connection = self._redis.connection_pool.make_connection()  # type: ignore[no-untyped-call]
             # The timeout below covers sending and reading; per step, redis-py would wrap the
             # send in asyncio.wait_for, which (before Python 3.12) runs it as a task of its own.
             connection.socket_timeout = None
+            last_used = now
+        # redis-py checks a connection's health before every command (a coroutine and a clock
+        # read each time); it only does anything once the connection was idle for a while.
+        idle = now - last_used >= IDLE_CHECK_SECONDS
         try:
             async with asyncio.timeout(self._timeout):
-                await connection.send_packed_command(resp_command(*args))
+                await connection.send_packed_command(resp_command(*args), check_health=idle)
                 reply = await connection.read_response()
         except ResponseError:
-            self._spare.append(connection)  # an error reply: the connection is as good as before
+            self._spare.append((connection, now))  # an error reply: the connection is fine
             raise
         except BaseException as exc:
             await connection.disconnect()
             if isinstance(exc, RedisConnectionError | OSError):
                 await self._drop_spare()
             raise
-        self._spare.append(connection)
+        self._spare.append((connection, now))
         return reply
 
     async def _drop_spare(self) -> None:
         spare, self._spare = self._spare, []
-        for connection in spare:
+        for connection, _ in spare:
             await connection.disconnect()
 
     async def load(self, chat_id: str) -> Conversation | None:
@@ -265,7 +274,7 @@ class RedisStore:
         expected_save = (
             repr(copy.updated_at) if copy is not None and copy.version == conv.version else ""
         )
-        saved = replace(conv, version=conv.version + 1, updated_at=time.time())
+        saved = conv.stamped(conv.version + 1, time.time())
         json = saved.to_json()
         keys = [
             self._key(conv.chat_id, "conv"),

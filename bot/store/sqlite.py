@@ -249,7 +249,7 @@ class SqliteStore:
         from_copy = copy is not None and copy.version == conv.version
 
         def write(db: sqlite3.Connection) -> SaveResult:
-            saved = replace(conv, version=conv.version + 1, updated_at=time.time())
+            saved = conv.stamped(conv.version + 1, time.time())
             with _transaction(db):
                 if update_id is not None:
                     recorded = db.execute(

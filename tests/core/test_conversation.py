@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import fields
+from dataclasses import fields, replace
 
 from bot.conversation import Conversation
 
@@ -53,3 +53,24 @@ def test_json_written_with_every_field_and_unknown_keys_still_reads() -> None:
         "from_a_later_version": True,
     }
     assert Conversation.from_json(json.dumps(old)) == Conversation("42", version=3, updated_at=1.0)
+
+
+def test_the_two_fast_copies_change_only_what_they_name() -> None:
+    every_field = Conversation(
+        chat_id="9",
+        flow="decline_offer",
+        state="reason",
+        group="offers",
+        answers={"company": "Acme"},
+        history=("channel",),
+        wording=2,
+        revising=True,
+        remembered={"your_name": "Sam"},
+        lang="de",
+        update_id=41,
+        message_id=7,
+        version=3,
+        updated_at=1767225600.25,
+    )
+    assert every_field.stamped(4, 5.5) == replace(every_field, version=4, updated_at=5.5)
+    assert every_field.recorded(42, 8) == replace(every_field, update_id=42, message_id=8)
