@@ -11,7 +11,7 @@ from telegram._utils.defaultvalue import DEFAULT_NONE
 from telegram._utils.types import ODVInput
 from telegram.request import BaseRequest, RequestData
 
-from tests.fake_bot_api import CannedTelegram
+from tests.fake_bot_api import CannedTelegram, method_name
 
 TOKEN = "123456:BENCHMARK"
 FLOW = "decline_offer"
@@ -44,7 +44,7 @@ class NullRequest(BaseRequest):
         connect_timeout: ODVInput[float] = DEFAULT_NONE,
         pool_timeout: ODVInput[float] = DEFAULT_NONE,
     ) -> tuple[int, bytes]:
-        endpoint = url.rpartition("/")[2]
+        endpoint = method_name(url.rpartition("/")[2])
         if request_data is not None:
             request_data.url_encoded_parameters()  # the body HTTPXRequest would send
         self.calls[endpoint] += 1

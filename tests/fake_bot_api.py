@@ -53,6 +53,28 @@ LONG_POLL_CAP = 1.0  # seconds; Telegram may return early too, and it keeps shut
 INT_FIELDS = {"chat_id", "message_id", "offset", "limit", "timeout", "cache_time"}
 JSON_FIELDS = {"reply_markup", "results", "commands", "allowed_updates", "button", "is_personal"}
 COMMAND_RE = re.compile(r"[a-z0-9_]{1,32}")
+_METHODS = (
+    "getMe",
+    "getUpdates",
+    "sendMessage",
+    "editMessageText",
+    "editMessageReplyMarkup",
+    "answerCallbackQuery",
+    "answerInlineQuery",
+    "setMyCommands",
+    "setWebhook",
+    "deleteWebhook",
+    "getWebhookInfo",
+    "close",
+    "logOut",
+)
+_METHOD_NAMES = {name.lower(): name for name in _METHODS}
+
+
+def method_name(method: str) -> str:
+    """A Bot API method's documented name, however it was spelled: method names are
+    case-insensitive on Telegram (the bot writes them in lower case)."""
+    return _METHOD_NAMES.get(method.lower(), method)
 
 
 class ApiError(Exception):
@@ -185,7 +207,8 @@ class FakeTelegram:
         self, method: str, params: dict[str, Any], *, carried: bool = False
     ) -> tuple[int, dict[str, Any]]:
         """Answer one Bot API call: HTTP status and JSON body (`carried`: made for a webhook's
-        answer, not requested by the bot)."""
+        answer, not requested by the bot). The call is logged by the method's documented name."""
+        method = method_name(method)
         if method != "getUpdates":
             with self._cond:
                 self.calls.append(Call(method, params, carried=carried))
