@@ -32,7 +32,7 @@ from collections.abc import Sequence
 
 from telegram import CallbackQuery, ChosenInlineResult, InlineQuery, Message, MessageEntity, Update
 from telegram.constants import ChatType
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
 from bot.events import Back, Event, ListReminders, Press, Restart, Start, Text
 from bot.service import ChatService, Handled, Step
@@ -81,7 +81,10 @@ class Gateway:
         """
         handled = await self._handle(update, carried)
         if carried is not None and not handled.acknowledged:
-            await self.outbox.send_carried(carried)
+            try:
+                await self.outbox.send_carried(carried)
+            except TelegramError as error:  # rate limited past its retries: the spinner stops
+                log.warning("a tap handed back was not answered: %s", error)  # by itself
         return handled
 
     async def _handle(self, update: Update, carried: Carried | None) -> Handled:

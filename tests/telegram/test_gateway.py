@@ -20,7 +20,7 @@ from bot.service import ChatService, Handled
 from bot.store.memory import MemoryStore
 from bot.store.protocol import SaveResult, StoreUnavailable
 from bot.telegram.gateway import TEXT_LIMIT, Gateway
-from bot.telegram.outbox import FORGET_NO, FORGET_YES, SHARE_START
+from bot.telegram.outbox import FORGET_NO, FORGET_YES, SHARE_START, Carried
 from bot.telegram.startup import build_gateway, start
 from tests.fake_bot_api import TOKEN, Call, FakeTelegram, FakeUser, RecordingRequest
 from tests.logscan import never_log
@@ -431,6 +431,32 @@ async def test_store_down_on_a_tap_says_sorry_and_keeps_the_buttons(chat: Chat) 
     chat.store.down = False
     calls = await chat.tap("Email")  # the same button still works
     assert "main reason" in sent(calls)[-1]["text"]
+
+
+async def test_store_down_on_a_tap_by_webhook_says_sorry_by_a_request(chat: Chat) -> None:
+    await chat.say("/start decline_offer")
+    chat.store.down = True
+    carried = Carried()
+    mark = chat.api.mark()
+    tap = chat.user.tap("Email")
+    update = Update.de_json(json.loads(json.dumps(tap)), chat.gateway.bot)
+    assert await chat.gateway.handle(update, carried) is Handled.RETRY
+    (answer,) = chat.api.calls_since(mark)  # a 503 carries nothing: answered by a request
+    assert answer.method == "answerCallbackQuery" and not answer.carried
+    assert answer.params["text"] == chat.common["sorry_store"]
+    assert carried.body() is None
+
+
+async def test_a_tap_handed_back_whose_answer_fails_is_still_handed_back(
+    chat: Chat, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PTB_TIMEDELTA", "1")  # RetryAfter's own deprecation notice, not ours
+    await chat.say("/start decline_offer")
+    chat.store.down = True
+    chat.api.fail("answerCallbackQuery", 429, "Too Many Requests: retry after 5", retry_after=5)
+    update = Update.de_json(json.loads(json.dumps(chat.user.tap("Email"))), chat.gateway.bot)
+    assert await chat.gateway.handle(update, Carried()) is Handled.RETRY
+    assert "a tap handed back was not answered" in caplog.text
 
 
 async def test_store_down_on_a_message_says_sorry(chat: Chat) -> None:
