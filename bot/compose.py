@@ -5,7 +5,8 @@ User text is only ever a value put into a template: the substitution is a plain 
 
 Before that look-up, typed answers are written as a careful writer would (`placeholder_values`):
 a slot that `holds: person` gets its capitals back when typed all in lower case and adds
-`{slot_first}` and `{slot_formal}`; a list of people leaves out the person it `excludes`; a
+`{slot_first}` and `{slot_formal}`; a company typed all in lower case gets them back when they
+can be told (`names.company_name`); a list of people leaves out the person it `excludes`; a
 fragment loses the `lead` words it repeats and gains the preposition it `joins_with`.
 Conditions still test the answers as typed.
 """
@@ -26,7 +27,7 @@ from bot.content.catalog import (
     Variant,
 )
 from bot.fragments import join_fragment
-from bot.names import parse_person, people_list
+from bot.names import company_name, parse_person, people_list
 
 Answers = Mapping[str, str]
 
@@ -88,7 +89,7 @@ def placeholder_values(typed: Mapping[str, TypedSlot], answers: Answers) -> dict
             without = answers.get(spec.excludes, "") if spec.excludes else ""
             values[slot] = people_list(raw, without)
         elif spec.holds == "company":
-            values[slot] = raw.strip()
+            values[slot] = company_name(raw)
         elif spec.lead or spec.joins_with:
             values[slot] = join_fragment(raw, spec.lead, spec.joins_with)
     return values

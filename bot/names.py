@@ -213,3 +213,93 @@ def people_list(typed: str, without: str = "") -> str:
         if reader is None or not same_person(person, reader):
             kept.append(person.full)
     return join_people(kept)
+
+
+# -- companies ---------------------------------------------------------------------------
+
+COMPANY_SUFFIXES = {
+    "ltd": "Ltd",
+    "inc": "Inc",
+    "llc": "LLC",
+    "llp": "LLP",
+    "plc": "plc",
+    "gmbh": "GmbH",
+    "ag": "AG",
+    "co": "Co",
+    "corp": "Corp",
+    "bv": "BV",
+    "nv": "NV",
+    "sa": "SA",
+    "sas": "SAS",
+    "srl": "Srl",
+    "oy": "Oy",
+    "ab": "AB",
+    "pty": "Pty",
+}
+"""Company-form words and how they are written ("ltd" -> "Ltd", "gmbh" -> "GmbH")."""
+KNOWN_SPELLINGS = {
+    name.casefold(): name
+    for name in (
+        "eBay",
+        "PayPal",
+        "LinkedIn",
+        "YouTube",
+        "GitHub",
+        "GitLab",
+        "OpenAI",
+        "DeepMind",
+        "JPMorgan",
+        "BlackRock",
+        "HubSpot",
+        "DoorDash",
+        "WhatsApp",
+        "SpaceX",
+        "MongoDB",
+        "DigitalOcean",
+        "SoundCloud",
+        "WordPress",
+        "PlayStation",
+        "iRobot",
+    )
+}
+"""Employers whose capitals no rule can guess, written their way when typed in lower case."""
+COMPANY_JOINERS = frozenset({"and", "of", "for", "the", "de", "la", "&"})
+"""Small words written in lower case inside a company name ("Bank of Ireland")."""
+COMPANY_WORD_RE = re.compile(r"[a-z]+(?:['\u2019-][a-z]+)*\.?")
+MIN_PLAIN_WORD = 4
+"""Shorter words typed in lower case may be initials ("ibm", "sap", "red hat"): a name with one
+is kept as typed rather than guessed at."""
+
+
+def company_name(typed: str) -> str:
+    """A company name as a careful writer writes it.
+
+    Typed with any capital it is kept exactly ("eBay", "IBM", "bol.com"). Typed all in lower
+    case, its words get their capitals back ("northwind analytics" -> "Northwind Analytics",
+    "bank of ireland plc" -> "Bank of Ireland plc") when every word is a plain word of at least
+    four letters, a company form (ltd, inc, GmbH, ...) or a small joining word; a name with
+    a shorter word ("ibm", "red hat"), a digit or a symbol ("web3 labs", "bol.com") is kept as
+    typed, since its capitals cannot be told.
+    """
+    name = " ".join(typed.split())
+    if not is_lower_case(name):
+        return name
+    if name in KNOWN_SPELLINGS:
+        return KNOWN_SPELLINGS[name]
+    words = name.split(" ")
+    written = []
+    for index, word in enumerate(words):
+        bare = word.rstrip(".")
+        if bare in COMPANY_SUFFIXES and index > 0:
+            written.append(COMPANY_SUFFIXES[bare] + word[len(bare) :])
+        elif bare in COMPANY_JOINERS and 0 < index < len(words) - 1:
+            written.append(word)
+        elif bare in COMPANY_JOINERS and bare.isalpha() and index == 0 and len(words) > 1:
+            written.append(word.capitalize())
+        elif bare in KNOWN_SPELLINGS:
+            written.append(KNOWN_SPELLINGS[bare] + word[len(bare) :])
+        elif COMPANY_WORD_RE.fullmatch(word) and len(bare) >= MIN_PLAIN_WORD:
+            written.append(capitalise_word(word))
+        else:
+            return name
+    return " ".join(written)

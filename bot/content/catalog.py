@@ -49,7 +49,8 @@ class Branch:
 class TypedSlot:
     """How a typed answer is written into a sentence, as its text state declares.
 
-    `holds` says what it is (a person's name, a list of people, a company kept exactly);
+    `holds` says what it is (a person's name, a list of people, a company's name), which
+    compose writes as a careful writer would (`bot.names`);
     `lead` lists the words the question asked the person to finish ("We met"), removed when
     typed again; `joins_with` is the preposition added when the fragment has none; `excludes`
     names the person slot a list of people must leave out (the recipient).

@@ -8,7 +8,7 @@ import pytest
 from bot.compose import placeholder_values
 from bot.content.catalog import TypedSlot
 from bot.fragments import join_fragment, strip_lead
-from bot.names import parse_person, people_list, restore_capitals, same_person
+from bot.names import company_name, parse_person, people_list, restore_capitals, same_person
 
 PERSON = TypedSlot(holds="person")
 
@@ -135,3 +135,30 @@ def test_placeholder_values_write_names_lists_and_fragments() -> None:
 def test_a_skipped_name_leaves_every_form_empty() -> None:
     values = placeholder_values({"recipient": PERSON}, {})
     assert values["recipient_first"] == values["recipient_formal"] == ""
+
+
+@pytest.mark.parametrize(
+    "typed, written",
+    [
+        ("northwind analytics", "Northwind Analytics"),
+        ("  acme   corp ", "Acme Corp"),
+        ("bank of ireland plc", "Bank of Ireland plc"),
+        ("deutsche bank ag", "Deutsche Bank AG"),
+        ("initech inc.", "Initech Inc."),
+        ("the walt disney company", "The Walt Disney Company"),
+        ("johnson & johnson", "Johnson & Johnson"),
+        ("mcdonald's", "McDonald's"),
+        ("openai", "OpenAI"),  # capitals no rule can guess: written their way
+        ("paypal holdings", "PayPal Holdings"),
+        ("ibm", "ibm"),  # short words may be initials: kept as typed, not "Ibm"
+        ("red hat", "red hat"),
+        ("bol.com", "bol.com"),  # symbols and digits: kept
+        ("web3 labs", "web3 labs"),
+        ("eBay", "eBay"),  # any capital typed: kept exactly
+        ("NORTHWIND", "NORTHWIND"),
+    ],
+)
+def test_a_company_typed_in_lower_case_gets_its_capitals_back_only_when_they_can_be_told(
+    typed: str, written: str
+) -> None:
+    assert company_name(typed) == written
