@@ -71,25 +71,15 @@ class Conversation:
 
     def stamped(self, version: int, updated_at: float) -> Conversation:
         """This conversation as a store saves it: its new version and the time of the save."""
-        return Conversation(
-            self.chat_id,
-            self.flow,
-            self.state,
-            self.group,
-            self.answers,
-            self.history,
-            self.wording,
-            self.revising,
-            self.remembered,
-            self.lang,
-            self.update_id,
-            self.message_id,
-            version,
-            updated_at,
-        )
+        return self._record(self.update_id, self.message_id, version, updated_at)
 
     def recorded(self, update_id: int, message_id: int) -> Conversation:
         """This conversation with the update last recorded with it and its message id."""
+        return self._record(update_id, message_id, self.version, self.updated_at)
+
+    def _record(
+        self, update_id: int, message_id: int, version: int, updated_at: float
+    ) -> Conversation:
         return Conversation(
             self.chat_id,
             self.flow,
@@ -103,8 +93,8 @@ class Conversation:
             self.lang,
             update_id,
             message_id,
-            self.version,
-            self.updated_at,
+            version,
+            updated_at,
         )
 
     @classmethod

@@ -7,24 +7,27 @@ from dataclasses import fields, replace
 
 from bot.conversation import Conversation
 
+EVERY_FIELD = Conversation(
+    chat_id="42",
+    flow="decline_offer",
+    state="tone",
+    group="offers",
+    answers={"reason": "pay", "company": "Ünïcode {0} Ltd"},
+    history=("reason", "company"),
+    wording=2,
+    revising=True,
+    remembered={"your_name": "Sam"},
+    lang="de",
+    update_id=1234,
+    message_id=77,
+    version=7,
+    updated_at=1_767_225_600.5,
+)
+"""Every field set, none to its default and no two alike."""
+
 
 def test_every_field_survives_a_round_trip() -> None:
-    conv = Conversation(
-        chat_id="42",
-        flow="decline_offer",
-        state="tone",
-        group="offers",
-        answers={"reason": "pay", "company": "Ünïcode {0} Ltd"},
-        history=("reason", "company"),
-        wording=2,
-        revising=True,
-        remembered={"your_name": "Sam"},
-        lang="de",
-        update_id=1234,
-        message_id=77,
-        version=7,
-        updated_at=1_767_225_600.5,
-    )
+    conv = EVERY_FIELD
     assert Conversation.from_json(conv.to_json()) == conv
     assert set(json.loads(conv.to_json())) == {f.name for f in fields(Conversation)}
 
@@ -56,21 +59,6 @@ def test_json_written_with_every_field_and_unknown_keys_still_reads() -> None:
 
 
 def test_the_two_fast_copies_change_only_what_they_name() -> None:
-    every_field = Conversation(
-        chat_id="9",
-        flow="decline_offer",
-        state="reason",
-        group="offers",
-        answers={"company": "Acme"},
-        history=("channel",),
-        wording=2,
-        revising=True,
-        remembered={"your_name": "Sam"},
-        lang="de",
-        update_id=41,
-        message_id=7,
-        version=3,
-        updated_at=1767225600.25,
-    )
-    assert every_field.stamped(4, 5.5) == replace(every_field, version=4, updated_at=5.5)
-    assert every_field.recorded(42, 8) == replace(every_field, update_id=42, message_id=8)
+    conv = EVERY_FIELD
+    assert conv.stamped(8, 5.5) == replace(conv, version=8, updated_at=5.5)
+    assert conv.recorded(1235, 78) == replace(conv, update_id=1235, message_id=78)
