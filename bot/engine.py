@@ -92,9 +92,16 @@ class Outcome:
     """What happened, as stats counter names (`bot.stats`): `situation/counter`, e.g.
     `decline_offer/started`; the service hands them to the store's save."""
 
+    # Built directly: `dataclasses.replace` costs several microseconds, and every step makes
+    # one or both of these.
+
     def saved_as(self, saved: Conversation) -> Outcome:
         """This outcome with the conversation as the store saved it."""
         return Outcome(saved, self.replies, self.changed, self.reminder, self.counts)
+
+    def counted(self, counts: tuple[str, ...]) -> Outcome:
+        """This outcome with its stats counters."""
+        return Outcome(self.conversation, self.replies, self.changed, self.reminder, counts)
 
 
 def clean_text(text: str) -> str:
@@ -271,12 +278,7 @@ class Engine:
         """Apply one event to a conversation; `Outcome.counts` says what happened, for stats."""
         outcome = self._handle(conv, event)
         counts = self._counts(conv, event, outcome)
-        if not counts:
-            return outcome
-        # Built directly: `dataclasses.replace` costs several microseconds a step.
-        return Outcome(
-            outcome.conversation, outcome.replies, outcome.changed, outcome.reminder, counts
-        )
+        return outcome.counted(counts) if counts else outcome
 
     def stopped_at(self, conv: Conversation) -> str | None:
         """The question a conversation stands at (None at the menu or a draft): where a

@@ -37,11 +37,15 @@ class KeptCopies:
             return None
         return kept[1]
 
-    def take(self, chat_id: str) -> Conversation | None:
-        """Remove the chat's copy (fresh or not) and return it: a save about to be tried
-        replaces it when it wins, and a refused one must not be tried from it again."""
-        kept = self._copies.pop(chat_id, None)
-        return None if kept is None else kept[1]
+    def saved_at(self, conv: Conversation) -> float | None:
+        """Before saving `conv`: remove its chat's copy (the save replaces it when it wins,
+        and a refused one must not be tried from it again) and, when `conv` was changed from
+        that copy (the same version), the time of its save, which the store must still hold
+        for the save to go through."""
+        kept = self._copies.pop(conv.chat_id, None)
+        if kept is None or kept[1].version != conv.version:
+            return None
+        return kept[1].updated_at
 
     def keep(self, saved: Conversation) -> None:
         """Keep `saved`, as just written, dropping the oldest copy when full."""
@@ -57,6 +61,3 @@ class KeptCopies:
     def clear(self) -> None:
         """Forget every copy (a purge, or the store closing)."""
         self._copies.clear()
-
-    def __len__(self) -> int:
-        return len(self._copies)

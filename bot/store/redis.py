@@ -269,11 +269,9 @@ class RedisStore:
     async def save(
         self, conv: Conversation, update_id: int | None = None, counts: Sequence[str] = ()
     ) -> SaveResult:
-        copy = self._copies.take(conv.chat_id)
-        # The save's time as stored (the `u` field), which only that save has.
-        expected_save = (
-            repr(copy.updated_at) if copy is not None and copy.version == conv.version else ""
-        )
+        # The copy's save time as stored (the `u` field), which only that save has.
+        saved_at = self._copies.saved_at(conv)
+        expected_save = "" if saved_at is None else repr(saved_at)
         saved = conv.stamped(conv.version + 1, time.time())
         json = saved.to_json()
         keys = [

@@ -56,9 +56,9 @@ CHECKPOINT_EVERY_COMMITS = 200
 EXPIRE_SEEN_EVERY_SECONDS = 3600.0
 """How often update ids older than `SEEN_KEEP_SECONDS` are deleted, whatever the retention."""
 BATCH_ROWS = 500
+"""Rows deleted per transaction by the maintenance thread, so no lock is held for long."""
 SCAN_ROWS = 5000
 """Update ids read per step while looking for expired ones."""
-"""Rows deleted per transaction by the maintenance thread, so no lock is held for long."""
 MAINTENANCE_BUSY_MS = 1000
 """How long the maintenance thread waits for a lock (it may block: it is not the loop)."""
 
@@ -104,6 +104,12 @@ _COUNT = (
     "INSERT INTO stats VALUES (?, ?, ?, 1) "
     "ON CONFLICT (day, situation, counter) DO UPDATE SET n = n + 1"
 )
+_UPDATE = (
+    "UPDATE conversations SET version = ?, updated_at = ?, data = ? "
+    "WHERE chat_id = ? AND version = ?"
+)
+_UPDATE_SAVE = _UPDATE + " AND updated_at = ?"
+"""The compare-and-set of a conversation changed from the store's copy of its last save."""
 _FILE_SUFFIXES = ("", "-wal", "-shm")
 
 
@@ -245,8 +251,12 @@ class SqliteStore:
     async def save(
         self, conv: Conversation, update_id: int | None = None, counts: Sequence[str] = ()
     ) -> SaveResult:
-        copy = self._copies.take(conv.chat_id)
-        from_copy = copy is not None and copy.version == conv.version
+        # Changed from this store's own copy: the row must still be that save (copies.py).
+        saved_at = self._copies.saved_at(conv)
+        update: str = _UPDATE
+        unchanged: tuple[str | int | float, ...] = (conv.chat_id, conv.version)
+        if saved_at is not None:
+            update, unchanged = _UPDATE_SAVE, (*unchanged, saved_at)
 
         def write(db: sqlite3.Connection) -> SaveResult:
             saved = conv.stamped(conv.version + 1, time.time())
@@ -265,25 +275,8 @@ class SqliteStore:
                         "INSERT OR IGNORE INTO conversations VALUES (?, ?, ?, ?)",
                         (conv.chat_id, saved.version, saved.updated_at, data),
                     )
-                elif from_copy:
-                    cursor = db.execute(
-                        "UPDATE conversations SET version = ?, updated_at = ?, data = ? "
-                        "WHERE chat_id = ? AND version = ? AND updated_at = ?",
-                        (
-                            saved.version,
-                            saved.updated_at,
-                            data,
-                            conv.chat_id,
-                            conv.version,
-                            copy.updated_at if copy is not None else 0.0,
-                        ),
-                    )
                 else:
-                    cursor = db.execute(
-                        "UPDATE conversations SET version = ?, updated_at = ?, data = ? "
-                        "WHERE chat_id = ? AND version = ?",
-                        (saved.version, saved.updated_at, data, conv.chat_id, conv.version),
-                    )
+                    cursor = db.execute(update, (saved.version, saved.updated_at, data, *unchanged))
                 if cursor.rowcount != 1:
                     db.execute("ROLLBACK")  # the recorded update id goes too
                     return None

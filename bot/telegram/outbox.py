@@ -305,12 +305,12 @@ class Carried:
     a tapped button travels this way, the one call whose failure matters to nobody: one
     request to the Bot API less per tap."""
 
-    method: str = ""
-    parameters: dict[str, object] = field(default_factory=dict)
+    answer: dict[str, object] | None = None
+    """`answerCallbackQuery`'s parameters, once the tap is answered."""
 
     def body(self) -> dict[str, object] | None:
         """The call as the answer's JSON body, or None when there is none."""
-        return {"method": self.method, **self.parameters} if self.method else None
+        return None if self.answer is None else {"method": "answerCallbackQuery", **self.answer}
 
 
 @dataclass(slots=True)
@@ -381,16 +381,16 @@ class Outbox:
         if text is not None:
             parameters["text"] = text
         if tap.carried is not None:
-            tap.carried.method, tap.carried.parameters = "answerCallbackQuery", parameters
+            tap.carried.answer = parameters
             return
         await self._answer_now(parameters)
 
     async def send_carried(self, carried: Carried) -> None:
         """Make the carried call now, as a request of its own, when the receiver's answer will
         not carry it (a webhook answering 503 carries nothing)."""
-        if carried.method == "answerCallbackQuery":
-            await self._answer_now(carried.parameters)
-        carried.method, carried.parameters = "", {}
+        answer, carried.answer = carried.answer, None
+        if answer is not None:
+            await self._answer_now(answer)
 
     async def _answer_now(self, parameters: dict[str, object]) -> None:
         try:
