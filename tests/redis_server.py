@@ -46,6 +46,8 @@ class RedisServer:
 
     workdir: Path
     durable: bool = False
+    options: tuple[str, ...] = ()
+    """More redis-server options (`--requirepass`, `--unixsocket`, ...)."""
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
 
@@ -68,6 +70,7 @@ class RedisServer:
                 "--appendonly",
                 "no",
                 *persistence,
+                *self.options,
                 "--dir",
                 str(self.workdir),
             ],

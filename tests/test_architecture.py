@@ -29,7 +29,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("bot.engine",),
     # reading content from YAML: above the engine, which never sees a file
     ("bot.content.reminders", "bot.content.flows", "bot.content.phrases", "bot.content.loader"),
-    ("bot.store", "bot.store.protocol", "bot.store.copies"),
+    ("bot.store", "bot.store.protocol", "bot.store.copies", "bot.store.resp"),
     ("bot.store.memory", "bot.store.sqlite", "bot.store.redis"),
     ("bot.store.factory",),
     ("bot.service",),

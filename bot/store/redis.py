@@ -27,11 +27,13 @@ script), and usually one: a worker keeps its own last save of a chat for up to a
 (`bot.store.copies`) and changes that copy without loading, the save comparing the time of the
 last save as well as the version, so a copy another worker has saved over is refused and loaded
 afresh (1.17 round trips per update, measured with `strace -c`: README, Performance).
-Those two go straight over connections of the client's own kind, kept idle between calls,
-rather than through `Redis.execute_command`, whose pool checks every connection for unread
-data (one more turn of the event loop), asks for the process id a dozen times and records
-metrics per command: about five event-loop turns and fourteen system calls per update less
-(`make bench`). Everything else (forget, purge) uses the client as it is.
+Those two go over connections the store keeps itself, rather than through
+`Redis.execute_command`, whose pool checks every connection for unread data (one more turn of
+the event loop), asks for the process id a dozen times and records metrics per command. For a
+`redis://` or `unix://` URL they are `bot.store.resp.PolledConnection`s, which poll a nearby
+server's reply for up to 200 us before waiting for it on the event loop (half the CPU of a
+round trip through redis-py); for anything else (TLS, RESP3) redis-py's own
+(`ClientConnection`). Everything else (forget, purge, reminders) uses the client as it is.
 
 "No acknowledged answer is lost" holds across a Redis crash only with the append-only file on
 (`appendonly yes`): snapshots alone lose whatever was written since the last one.
@@ -43,15 +45,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlparse
 
-import hiredis
 import redis as redis_sync
 import redis.asyncio as redis
-from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import (
     ConnectionError as RedisConnectionError,
 )
@@ -70,6 +70,7 @@ from bot.conversation import Conversation
 from bot.reminders import Reminder
 from bot.store.copies import KeptCopies
 from bot.store.protocol import DUPLICATE, SEEN_KEEP_SECONDS, SaveResult, StoreUnavailable
+from bot.store.resp import PollBudget, PolledConnection, polling_possible, resp_command
 
 PURGE_BATCH = 500
 """Idle chats looked at per round trip while purging."""
@@ -156,11 +157,43 @@ return removed
 """
 
 
-def resp_command(*args: str | int | float) -> bytes:
-    """A command as Redis reads it (RESP), its arguments written as redis-py writes them
-    (hiredis, in C: a third of the time of doing it in Python)."""
-    packed: bytes = hiredis.pack_command(args)  # type: ignore[arg-type]  # its stub: 1-tuples
-    return packed
+_PING = resp_command("PING")
+
+
+class Link(Protocol):
+    """A connection `_command` uses: `PolledConnection`, or `ClientConnection`."""
+
+    last_used: float
+
+    async def request(self, packed: bytes) -> Any: ...
+
+    async def close(self) -> None: ...
+
+
+class ClientConnection:
+    """A connection of redis-py's own, for what `PolledConnection` does not speak (TLS, ...)."""
+
+    __slots__ = ("_connection", "_timeout", "last_used")
+
+    def __init__(self, client: redis.Redis, timeout: float | None) -> None:
+        self._connection = client.connection_pool.make_connection()  # type: ignore[no-untyped-call]
+        # The timeout below covers sending and reading; per step, redis-py would wrap the
+        # send in asyncio.wait_for, which (before Python 3.12) runs it as a task of its own.
+        self._connection.socket_timeout = None
+        self._timeout = timeout
+        self.last_used = time.monotonic()
+
+    async def request(self, packed: bytes) -> Any:
+        """Send one packed command (connecting first if need be); its reply."""
+        async with asyncio.timeout(self._timeout):
+            # Health is checked by the store, which knows how long the connection idled.
+            await self._connection.send_packed_command(packed, check_health=False)
+            reply = await self._connection.read_response()
+        self.last_used = time.monotonic()
+        return reply
+
+    async def close(self) -> None:
+        await self._connection.disconnect()
 
 
 class RedisStore:
@@ -174,10 +207,18 @@ class RedisStore:
         self._claim = client.register_script(_CLAIM)
         self._put_reminder = client.register_script(_PUT_REMINDER)
         self._delete_reminders = client.register_script(_DELETE_REMINDERS)
-        self._spare: list[tuple[AbstractConnection, float]] = []
-        """Idle connections, each with when it was last used (time.monotonic)."""
+        self._spare: list[Link] = []
+        """Idle connections for `_command`, the last used last."""
         self._copies = KeptCopies()
-        self._timeout: float | None = client.connection_pool.connection_kwargs.get("socket_timeout")
+        pool = client.connection_pool
+        self._timeout: float | None = pool.connection_kwargs.get("socket_timeout")
+        self._polling: Mapping[str, Any] | None = (
+            pool.connection_kwargs
+            if polling_possible(pool.connection_class, pool.connection_kwargs)
+            else None
+        )
+        """The connection settings `PolledConnection` speaks, when it can."""
+        self._budget = PollBudget()
 
     @classmethod
     def from_url(cls, url: str, prefix: str = "doorajar", timeout: float = 5.0) -> RedisStore:
@@ -218,37 +259,44 @@ class RedisStore:
         reply could be this one's; one that failed to reach the server closes every idle
         one too, as they most likely lost the server with it.
         """
-        now = time.monotonic()
-        if self._spare:
-            connection, last_used = self._spare.pop()
-        else:
-            connection = self._redis.connection_pool.make_connection()  # type: ignore[no-untyped-call]
-            # The timeout below covers sending and reading; per step, redis-py would wrap the
-            # send in asyncio.wait_for, which (before Python 3.12) runs it as a task of its own.
-            connection.socket_timeout = None
-            last_used = now
-        # redis-py checks a connection's health before every command (a coroutine and a clock
-        # read each time); it only does anything once the connection was idle for a while.
-        idle = now - last_used >= IDLE_CHECK_SECONDS
+        packed = resp_command(*args)
+        connection = await self._connection()
         try:
-            async with asyncio.timeout(self._timeout):
-                await connection.send_packed_command(resp_command(*args), check_health=idle)
-                reply = await connection.read_response()
+            reply = await connection.request(packed)
         except ResponseError:
-            self._spare.append((connection, now))  # an error reply: the connection is fine
+            self._spare.append(connection)  # an error reply: the connection is fine
             raise
         except BaseException as exc:
-            await connection.disconnect()
+            await connection.close()
             if isinstance(exc, RedisConnectionError | OSError):
                 await self._drop_spare()
             raise
-        self._spare.append((connection, now))
+        self._spare.append(connection)
         return reply
+
+    async def _connection(self) -> Link:
+        """An idle connection, its health checked (a PING) when it idled `IDLE_CHECK_SECONDS`
+        (as redis-py's `health_check_interval` would), else a new one."""
+        if self._spare:
+            connection = self._spare.pop()
+            if time.monotonic() - connection.last_used < IDLE_CHECK_SECONDS:
+                return connection
+            try:
+                await connection.request(_PING)
+                return connection
+            except BaseException as exc:
+                await connection.close()
+                if not isinstance(exc, RedisError | OSError):
+                    raise
+                await self._drop_spare()  # idle as long: most likely dropped as well
+        if self._polling is not None:
+            return await PolledConnection.open(self._polling, self._budget)
+        return ClientConnection(self._redis, self._timeout)
 
     async def _drop_spare(self) -> None:
         spare, self._spare = self._spare, []
-        for connection, _ in spare:
-            await connection.disconnect()
+        for connection in spare:
+            await connection.close()
 
     async def load(self, chat_id: str) -> Conversation | None:
         data = await self._call(self._command("HGET", self._key(chat_id, "conv"), "d"))

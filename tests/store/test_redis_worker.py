@@ -1,25 +1,73 @@
-"""What the Redis store does on its own to save work: it writes commands itself and checks a
+"""What the Redis store does on its own to save work: it writes commands itself, polls for the
+replies of a nearby server before it waits for them (`bot.store.resp`), and checks a
 connection's health only after it idled (a worker's own last save is kept without loading it
 again: tests/store/test_kept_copies.py)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+import redis.asyncio as redis
 from redis.asyncio.connection import Connection
+from redis.exceptions import NoScriptError
 
+from bot.conversation import Conversation
 from bot.store import redis as redis_store
-from bot.store.redis import RedisStore, resp_command
-from tests.redis_server import redis_server
+from bot.store import resp
+from bot.store.protocol import StoreUnavailable
+from bot.store.redis import ClientConnection, RedisStore
+from bot.store.resp import POLL_SECONDS, PollBudget, PolledConnection, polling_possible
+from tests.redis_server import RedisServer, redis_server
 
 
 def test_commands_are_written_as_redis_py_writes_them() -> None:
     args = ("EVALSHA", "5f0c", 3, "p:{42}:conv", "p:{42}:seen", "p:idle", 7, 8)
     args += ('{"answers":{"name":"Zoë \\u2014 «x»"}}', "", 1767225600.25, -3, 86400)
     packed = Connection().pack_command(*args)  # type: ignore[no-untyped-call]
-    assert resp_command(*args) == b"".join(packed)
+    assert resp.resp_command(*args) == b"".join(packed)
+
+
+@pytest.mark.parametrize(
+    ("url", "polled"),
+    [
+        ("redis://127.0.0.1:6379/0", True),
+        ("redis://user:secret@redis.internal:6380/3", True),
+        ("unix:///run/redis.sock?db=2", True),
+        ("rediss://redis.example.com:6380/0", False),  # TLS: redis-py's own connections
+        ("redis://127.0.0.1:6379/0?protocol=3", False),
+        ("redis://127.0.0.1:6379/0?client_name=doorajar", False),
+    ],
+)
+def test_what_a_polled_connection_speaks_and_what_goes_through_redis_py(
+    url: str, polled: bool
+) -> None:
+    pool = redis.Redis.from_url(url, socket_timeout=5.0).connection_pool
+    assert polling_possible(pool.connection_class, pool.connection_kwargs) is polled
+
+
+def test_polling_stops_while_replies_are_slow_and_starts_when_they_are_quick() -> None:
+    budget = PollBudget()
+    assert budget.seconds == POLL_SECONDS
+    for n in range(100):  # a near server with a slow reply now and then: polled throughout
+        budget.observe(0.004 if n % 10 == 0 else POLL_SECONDS * 0.2)
+        assert budget.seconds == POLL_SECONDS
+    slow = 0
+    while budget.seconds:  # a far or busy server: waiting is cheaper than polling
+        budget.observe(0.004)
+        slow += 1
+    assert slow <= 8
+    for _ in range(50):
+        budget.observe(0.004)
+    assert budget.seconds == 0.0
+    quick = 0
+    while not budget.seconds:  # near again (a reply waited for counts too)
+        budget.observe(POLL_SECONDS)
+        quick += 1
+    assert quick <= 8
 
 
 @pytest.fixture(scope="module")
@@ -28,22 +76,154 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
 
 
+def sample(chat_id: str) -> Conversation:
+    answers = {"company": "Acme", "note": "é" * 40_000}  # a reply longer than one read
+    return Conversation(chat_id=chat_id, flow="decline_offer", state="reason", answers=answers)
+
+
+async def test_a_reply_that_outlasts_the_polling_is_waited_for(redis_url: str) -> None:
+    store = RedisStore.from_url(redis_url, "slow")
+    try:
+        saved = await store.save(sample("1"))
+        assert isinstance(saved, Conversation)
+        # BLPOP on an empty list answers after its timeout (10 ms): far past the polling.
+        for _ in range(8):
+            assert await store._command("BLPOP", "slow:nothing", 0.01) is None
+        assert store._budget.seconds == 0.0
+        assert await store.load("1") == saved  # waited for
+    finally:
+        await store.close()
+
+
+async def test_without_polling_every_reply_is_waited_for(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(resp, "POLL_SECONDS", 0.0)
+    store = RedisStore.from_url(redis_url, "wait")
+    try:
+        assert store._budget.seconds == 0.0
+        saved = await store.save(sample("2"), update_id=5)
+        assert isinstance(saved, Conversation)
+        assert await store.load("2") == saved
+    finally:
+        await store.close()
+
+
+async def test_a_server_slower_than_the_timeout_is_unavailable_and_the_connection_closed(
+    redis_url: str,
+) -> None:
+    store = RedisStore.from_url(redis_url, "late", timeout=0.05)
+    try:
+        await store.load("3")
+        [idle] = store._spare
+        with pytest.raises(StoreUnavailable):
+            await store._call(store._command("BLPOP", "late:nothing", 1))
+        assert store._spare == []  # its late reply must never be read as another's
+        with pytest.raises(OSError):
+            await idle.request(resp.resp_command("PING"))
+        assert await store.load("3") is None  # a new connection
+    finally:
+        await store.close()
+
+
+async def test_a_cancelled_command_closes_its_connection(redis_url: str) -> None:
+    store = RedisStore.from_url(redis_url, "cancel")
+    try:
+        command = asyncio.ensure_future(store._command("BLPOP", "cancel:nothing", 1))
+        await asyncio.sleep(0.05)
+        command.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await command
+        assert store._spare == []
+        assert await store._command("PING") == b"PONG"
+    finally:
+        await store.close()
+
+
+async def test_an_error_reply_is_redis_pys_exception_and_keeps_the_connection(
+    redis_url: str,
+) -> None:
+    store = RedisStore.from_url(redis_url, "err")
+    try:
+        with pytest.raises(NoScriptError):
+            await store._command("EVALSHA", "0" * 40, 0)
+        assert len(store._spare) == 1
+        assert await store.save(sample("4"), update_id=1) is not None  # EVALSHA, then EVAL
+    finally:
+        await store.close()
+
+
+async def test_a_password_a_database_and_a_unix_socket(tmp_path: Path) -> None:
+    socket_path = tmp_path / "redis.sock"
+    options = ("--requirepass", "s3cret", "--unixsocket", str(socket_path))
+    server = RedisServer(tmp_path, options=options)
+    server.start()
+    urls = [
+        f"redis://:s3cret@127.0.0.1:{server.port}/4",
+        f"redis://default:s3cret@127.0.0.1:{server.port}/4",
+        f"unix://:s3cret@{socket_path}?db=4",
+    ]
+    try:
+        for n, url in enumerate(urls):
+            store = RedisStore.from_url(url, "auth")
+            saved = await store.save(sample(str(n)))
+            assert isinstance(store._spare[0], PolledConnection)
+            await store.close()
+            check = redis.Redis.from_url(url)
+            assert await check.hget(f"auth:{{{n}}}:conv", "v") == b"1"  # in database 4
+            await check.aclose()
+            assert saved is not None
+        wrong = RedisStore.from_url(f"redis://:nope@127.0.0.1:{server.port}/4", "auth")
+        with pytest.raises(StoreUnavailable):
+            await wrong.load("1")
+        await wrong.close()
+    finally:
+        server.stop()
+
+
 async def test_a_connection_is_health_checked_only_after_idling(
     redis_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    checked: list[bool] = []
-    send = Connection.send_packed_command
+    sent: list[bytes] = []
+    request = PolledConnection.request
 
-    async def spy(self: Connection, command: Any, check_health: bool = True) -> None:
-        if isinstance(command, bytes) and b"HGET" in command:  # not the connection's own
-            checked.append(check_health)
-        await send(self, command, check_health)
+    async def spy(self: PolledConnection, packed: bytes) -> Any:
+        sent.append(packed.split(b"\r\n")[2])  # the command's name
+        return await request(self, packed)
 
-    monkeypatch.setattr(Connection, "send_packed_command", spy)
+    monkeypatch.setattr(PolledConnection, "request", spy)
     store = RedisStore.from_url(redis_url, "h")
     await store.load("1")
     await store.load("1")  # the same connection, just used
     monkeypatch.setattr(redis_store, "IDLE_CHECK_SECONDS", 0.0)
-    await store.load("1")  # idle "long enough": checked, as redis-py would
+    await store.load("1")  # idle "long enough": checked first, as redis-py would
     await store.close()
-    assert checked == [False, False, True]
+    assert sent == [b"HGET", b"HGET", b"PING", b"HGET"]
+
+
+async def test_a_connection_that_died_while_idle_is_replaced_unseen(tmp_path: Path) -> None:
+    server = RedisServer(tmp_path, durable=True)
+    store = RedisStore.from_url(server.start(), "dead")
+    try:
+        saved = await store.save(sample("5"))
+        server.kill()
+        server.start()  # same port: every idle connection is now dead
+        redis_store.IDLE_CHECK_SECONDS, before = 0.0, redis_store.IDLE_CHECK_SECONDS
+        try:
+            assert await store.load("5") == saved  # the PING failed; a new connection
+        finally:
+            redis_store.IDLE_CHECK_SECONDS = before
+    finally:
+        await store.close()
+        server.stop()
+
+
+async def test_a_tls_url_uses_redis_pys_connections(redis_url: str) -> None:
+    store = RedisStore.from_url(redis_url, "py")
+    store._polling = None  # as for rediss://, which this test cannot serve
+    try:
+        saved = await store.save(sample("6"), update_id=3)
+        assert isinstance(store._spare[0], ClientConnection)
+        assert await store.load("6") == saved
+    finally:
+        await store.close()

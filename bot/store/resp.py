@@ -1,0 +1,167 @@
+"""Talking to Redis over a plain socket, for the two commands an update costs (load and save).
+
+A Redis on the same host or in the same rack answers in tens of microseconds, and waiting for
+that on the event loop costs more than the wait itself: the process sleeps, the loop turns
+twice, and the code that runs next finds its caches cold. Measured on the benchmark's machine,
+one PING cost 58 us of CPU through redis-py's asyncio connection and 29 us here, and a
+tier (a) update ~10 % less (README, Performance). So a command first *polls* its socket
+(non-blocking reads) for up to `POLL_SECONDS`, and only then waits on the event loop
+(`loop.sock_recv`, under the store's timeout), as the kernel's busy polling and the guest
+halt-polling of virtual machines do.
+
+Polling stops paying once replies take longer than that (a Redis far away, or a machine so
+busy that redis-server waits for a core): `PollBudget` turns it off when most recent replies
+took longer, and on again when most come within it, so a far server costs six polls in vain
+and a near one's occasional slow reply changes nothing.
+
+Commands are packed by hiredis as redis-py packs them and replies read by its `Reader`; an
+error reply becomes redis-py's own exception for it (`NoScriptError`, `ReadOnlyError`, ...).
+Only what a `redis://` or `unix://` URL holds is spoken here (host or path, database, user and
+password); anything else (TLS, RESP3, a client name) goes through redis-py
+(`polling_possible`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import hiredis
+from redis._parsers import BaseParser
+from redis.asyncio.connection import Connection, UnixDomainSocketConnection
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+POLL_SECONDS = 200e-6
+"""Longest a command polls for its reply before it waits on the event loop."""
+RECENT_WEIGHT = 0.125
+"""How much the latest reply moves `PollBudget`'s share of quick replies: six slow replies in a
+row stop the polling of a server that was quick, and six quick ones start it again for one
+that was long slow."""
+READ_SIZE = 65536
+
+_SPOKEN = {"host", "port", "path", "db", "username", "password"}
+_SPOKEN |= {"socket_timeout", "socket_connect_timeout", "health_check_interval"}
+_BOOKKEEPING = {"himport_registry", "maint_notifications_pool_handler"}
+_BOOKKEEPING |= {"maint_notifications_config", "orig_host_address"}
+_BOOKKEEPING |= {"orig_socket_timeout", "orig_socket_connect_timeout"}
+"""redis-py's own entries in a pool's connection settings, which change nothing on the wire."""
+
+
+def resp_command(*args: str | int | float) -> bytes:
+    """A command as Redis reads it (RESP), its arguments written as redis-py writes them
+    (hiredis, in C: a third of the time of doing it in Python)."""
+    packed: bytes = hiredis.pack_command(args)  # type: ignore[arg-type]  # its stub: 1-tuples
+    return packed
+
+
+def polling_possible(connection_class: type, settings: Mapping[str, Any]) -> bool:
+    """Whether a pool's connections (their class and settings) can be spoken here."""
+    known = connection_class in (Connection, UnixDomainSocketConnection)
+    return known and set(settings) - _BOOKKEEPING <= _SPOKEN
+
+
+class PollBudget:
+    """How long the next command polls: `POLL_SECONDS` while most recent replies came within
+    that, none once most did not (until most do again; a reply waited for counts too). One per
+    store, shared by its connections: it follows the server, not a connection."""
+
+    __slots__ = ("_within", "seconds")
+
+    def __init__(self) -> None:
+        self.seconds = POLL_SECONDS
+        self._within = 1.0
+        """The share of recent replies that came within `POLL_SECONDS` (a moving average)."""
+
+    def observe(self, elapsed: float) -> None:
+        """A reply came `elapsed` seconds after its command was sent."""
+        within = 1.0 if elapsed <= POLL_SECONDS else 0.0
+        self._within += (within - self._within) * RECENT_WEIGHT
+        self.seconds = POLL_SECONDS if self._within >= 0.5 else 0.0
+
+
+class PolledConnection:
+    """One connection; one command at a time (the store keeps several for concurrent updates)."""
+
+    __slots__ = ("_budget", "_reader", "_sock", "_timeout", "last_used")
+
+    def __init__(self, sock: socket.socket, budget: PollBudget, timeout: float | None) -> None:
+        self._sock = sock
+        self._budget = budget
+        self._timeout = timeout
+        self._reader = hiredis.Reader()
+        self.last_used = time.monotonic()
+
+    @classmethod
+    async def open(cls, settings: Mapping[str, Any], budget: PollBudget) -> PolledConnection:
+        """Connect as the settings say (`path`, or `host` and `port`), log in and pick the
+        database, within `socket_connect_timeout`; each later wait for the server is bounded
+        by `socket_timeout` (None: no bound), as in redis-py."""
+        loop = asyncio.get_running_loop()
+        async with asyncio.timeout(settings.get("socket_connect_timeout")):
+            if settings.get("path"):
+                sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                address: Any = settings["path"]
+            else:
+                host, port = settings.get("host", "localhost"), settings.get("port", 6379)
+                family, kind, proto, _, address = (
+                    await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+                )[0]
+                sock = socket.socket(family, kind, proto)
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock.setblocking(False)
+            connection = cls(sock, budget, settings.get("socket_timeout"))
+            try:
+                await loop.sock_connect(sock, address)
+                password, username = settings.get("password"), settings.get("username")
+                if password is not None:
+                    login = ("AUTH", username, password) if username else ("AUTH", password)
+                    await connection.request(resp_command(*login))
+                if int(settings.get("db") or 0):
+                    await connection.request(resp_command("SELECT", settings["db"]))
+            except BaseException:
+                sock.close()
+                raise
+        return connection
+
+    async def request(self, packed: bytes) -> Any:
+        """Send one packed command; its reply (an error reply raised as redis-py raises it).
+
+        Any other failure (OSError, a closed connection, cancellation) leaves the connection
+        unusable: close it, since its next reply could be this command's.
+        """
+        sock = self._sock
+        reader = self._reader
+        started = time.perf_counter()
+        try:
+            sent = sock.send(packed)
+        except BlockingIOError:
+            sent = 0
+        if sent < len(packed):
+            async with asyncio.timeout(self._timeout):
+                await asyncio.get_running_loop().sock_sendall(sock, memoryview(packed)[sent:])
+        deadline = started + self._budget.seconds
+        reply: Any = False
+        while reply is False:
+            try:
+                data = sock.recv(READ_SIZE)
+            except BlockingIOError:
+                if time.perf_counter() < deadline:
+                    continue
+                async with asyncio.timeout(self._timeout):
+                    data = await asyncio.get_running_loop().sock_recv(sock, READ_SIZE)
+            if not data:
+                raise RedisConnectionError("Redis closed the connection")
+            reader.feed(data)
+            reply = reader.gets()
+        self._budget.observe(time.perf_counter() - started)
+        self.last_used = time.monotonic()
+        if isinstance(reply, hiredis.ReplyError):
+            error: Exception = BaseParser.parse_error(str(reply))  # type: ignore[no-untyped-call]
+            raise error
+        return reply
+
+    async def close(self) -> None:
+        self._sock.close()
