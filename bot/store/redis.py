@@ -30,10 +30,10 @@ afresh (1.17 round trips per update, measured with `strace -c`: README, Performa
 Those two go over connections the store keeps itself, rather than through
 `Redis.execute_command`, whose pool checks every connection for unread data (one more turn of
 the event loop), asks for the process id a dozen times and records metrics per command. For a
-`redis://` or `unix://` URL they are `bot.store.resp.PolledConnection`s, which poll a nearby
-server's reply for up to 200 us before waiting for it on the event loop (half the CPU of a
-round trip through redis-py); for anything else (TLS, RESP3) redis-py's own
-(`ClientConnection`). Everything else (forget, purge, reminders) uses the client as it is.
+`redis://` or `unix://` URL they are `bot.store.resp.SocketConnection`s, which wait for a
+nearby server's reply in place for up to 200 us before awaiting it on the event loop; for
+anything else (TLS, RESP3) redis-py's own (`ClientConnection`). Everything else (forget, purge,
+reminders) uses the client as it is.
 
 "No acknowledged answer is lost" holds across a Redis crash only with the append-only file on
 (`appendonly yes`): snapshots alone lose whatever was written since the last one.
@@ -70,7 +70,7 @@ from bot.conversation import Conversation
 from bot.reminders import Reminder
 from bot.store.copies import KeptCopies
 from bot.store.protocol import DUPLICATE, SEEN_KEEP_SECONDS, SaveResult, StoreUnavailable
-from bot.store.resp import PollBudget, PolledConnection, polling_possible, resp_command
+from bot.store.resp import SocketConnection, WaitBudget, resp_command, speakable
 
 PURGE_BATCH = 500
 """Idle chats looked at per round trip while purging."""
@@ -161,7 +161,7 @@ _PING = resp_command("PING")
 
 
 class Link(Protocol):
-    """A connection `_command` uses: `PolledConnection`, or `ClientConnection`."""
+    """A connection `_command` uses: `SocketConnection`, or `ClientConnection`."""
 
     last_used: float
 
@@ -171,7 +171,7 @@ class Link(Protocol):
 
 
 class ClientConnection:
-    """A connection of redis-py's own, for what `PolledConnection` does not speak (TLS, ...)."""
+    """A connection of redis-py's own, for what `SocketConnection` does not speak (TLS, ...)."""
 
     __slots__ = ("_connection", "_timeout", "last_used")
 
@@ -212,13 +212,13 @@ class RedisStore:
         self._copies = KeptCopies()
         pool = client.connection_pool
         self._timeout: float | None = pool.connection_kwargs.get("socket_timeout")
-        self._polling: Mapping[str, Any] | None = (
+        self._speak: Mapping[str, Any] | None = (
             pool.connection_kwargs
-            if polling_possible(pool.connection_class, pool.connection_kwargs)
+            if speakable(pool.connection_class, pool.connection_kwargs)
             else None
         )
-        """The connection settings `PolledConnection` speaks, when it can."""
-        self._budget = PollBudget()
+        """The connection settings `SocketConnection` speaks, when it can."""
+        self._budget = WaitBudget()
 
     @classmethod
     def from_url(cls, url: str, prefix: str = "doorajar", timeout: float = 5.0) -> RedisStore:
@@ -289,8 +289,8 @@ class RedisStore:
                 if not isinstance(exc, RedisError | OSError):
                     raise
                 await self._drop_spare()  # idle as long: most likely dropped as well
-        if self._polling is not None:
-            return await PolledConnection.open(self._polling, self._budget)
+        if self._speak is not None:
+            return await SocketConnection.open(self._speak, self._budget)
         return ClientConnection(self._redis, self._timeout)
 
     async def _drop_spare(self) -> None:

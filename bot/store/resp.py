@@ -1,29 +1,28 @@
 """Talking to Redis over a plain socket, for the two commands an update costs (load and save).
 
-A Redis on the same host or in the same rack answers in tens of microseconds, and waiting for
-that on the event loop costs more than the wait itself: the process sleeps, the loop turns
-twice, and the code that runs next finds its caches cold. Measured on the benchmark's machine,
-one PING cost 58 us of CPU through redis-py's asyncio connection and 29 us here, and a
-tier (a) update ~10 % less (README, Performance). So a command first *polls* its socket
-(non-blocking reads) for up to `POLL_SECONDS`, and only then waits on the event loop
-(`loop.sock_recv`, under the store's timeout), as the kernel's busy polling and the guest
-halt-polling of virtual machines do.
+A Redis on the same host or in the same rack answers in tens of microseconds, and awaiting
+that through the event loop costs more than the wait itself: redis-py's layers, two turns of
+the loop, a future and a task step. So a command sent here waits for its reply right where it
+is, for up to `WAIT_SECONDS` (`select` on its socket: the process sleeps, the event loop waits
+with it), and only a reply later than that is awaited on the event loop (`loop.sock_recv`,
+under the store's timeout). Measured on the benchmark's machine, a tier (a) update on Redis
+cost ~6 % less CPU than through redis-py's asyncio connections (README, Performance).
 
-Polling stops paying once replies take longer than that (a Redis far away, or a machine so
-busy that redis-server waits for a core): `PollBudget` turns it off when most recent replies
-took longer, and on again when most come within it, so a far server costs six polls in vain
-and a near one's occasional slow reply changes nothing.
+Holding the loop pays only while replies come that quickly: `WaitBudget` stops it when most
+recent replies took longer (a Redis far away, or one too busy to answer at once), and starts
+it again when most come within it, so a far server costs six short waits in vain, and a near
+one's occasional slow reply changes nothing.
 
 Commands are packed by hiredis as redis-py packs them and replies read by its `Reader`; an
 error reply becomes redis-py's own exception for it (`NoScriptError`, `ReadOnlyError`, ...).
 Only what a `redis://` or `unix://` URL holds is spoken here (host or path, database, user and
-password); anything else (TLS, RESP3, a client name) goes through redis-py
-(`polling_possible`).
+password); anything else (TLS, RESP3, a client name) goes through redis-py (`speakable`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import select
 import socket
 import time
 from collections.abc import Mapping
@@ -34,12 +33,15 @@ from redis._parsers import BaseParser
 from redis.asyncio.connection import Connection, UnixDomainSocketConnection
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-POLL_SECONDS = 200e-6
-"""Longest a command polls for its reply before it waits on the event loop."""
+WAIT_SECONDS = 200e-6
+"""Longest a command waits for its reply in place before it waits on the event loop."""
 RECENT_WEIGHT = 0.125
-"""How much the latest reply moves `PollBudget`'s share of quick replies: six slow replies in a
-row stop the polling of a server that was quick, and six quick ones start it again for one
-that was long slow."""
+"""How much the latest reply moves `WaitBudget`'s share of quick replies: six slow replies in a
+row stop the waits in place for a server that was quick, and six quick ones start them again
+for one that was long slow."""
+SELECT_LIMIT = 1024
+"""`select` takes file descriptors below this (FD_SETSIZE); a socket numbered higher (in a
+process with very many open files) always waits on the event loop."""
 READ_SIZE = 65536
 
 _SPOKEN = {"host", "port", "path", "db", "username", "password"}
@@ -57,45 +59,47 @@ def resp_command(*args: str | int | float) -> bytes:
     return packed
 
 
-def polling_possible(connection_class: type, settings: Mapping[str, Any]) -> bool:
+def speakable(connection_class: type, settings: Mapping[str, Any]) -> bool:
     """Whether a pool's connections (their class and settings) can be spoken here."""
     known = connection_class in (Connection, UnixDomainSocketConnection)
     return known and set(settings) - _BOOKKEEPING <= _SPOKEN
 
 
-class PollBudget:
-    """How long the next command polls: `POLL_SECONDS` while most recent replies came within
-    that, none once most did not (until most do again; a reply waited for counts too). One per
-    store, shared by its connections: it follows the server, not a connection."""
+class WaitBudget:
+    """How long the next command waits for its reply in place: `WAIT_SECONDS` while most
+    recent replies came within that, none once most did not (until most do again; a reply
+    awaited on the loop counts too). One per store, shared by its connections: it follows the
+    server, not a connection."""
 
     __slots__ = ("_within", "seconds")
 
     def __init__(self) -> None:
-        self.seconds = POLL_SECONDS
+        self.seconds = WAIT_SECONDS
         self._within = 1.0
-        """The share of recent replies that came within `POLL_SECONDS` (a moving average)."""
+        """The share of recent replies that came within `WAIT_SECONDS` (a moving average)."""
 
     def observe(self, elapsed: float) -> None:
         """A reply came `elapsed` seconds after its command was sent."""
-        within = 1.0 if elapsed <= POLL_SECONDS else 0.0
+        within = 1.0 if elapsed <= WAIT_SECONDS else 0.0
         self._within += (within - self._within) * RECENT_WEIGHT
-        self.seconds = POLL_SECONDS if self._within >= 0.5 else 0.0
+        self.seconds = WAIT_SECONDS if self._within >= 0.5 else 0.0
 
 
-class PolledConnection:
+class SocketConnection:
     """One connection; one command at a time (the store keeps several for concurrent updates)."""
 
-    __slots__ = ("_budget", "_reader", "_sock", "_timeout", "last_used")
+    __slots__ = ("_budget", "_reader", "_selectable", "_sock", "_timeout", "last_used")
 
-    def __init__(self, sock: socket.socket, budget: PollBudget, timeout: float | None) -> None:
+    def __init__(self, sock: socket.socket, budget: WaitBudget, timeout: float | None) -> None:
         self._sock = sock
+        self._selectable = sock.fileno() < SELECT_LIMIT
         self._budget = budget
         self._timeout = timeout
         self._reader = hiredis.Reader()
         self.last_used = time.monotonic()
 
     @classmethod
-    async def open(cls, settings: Mapping[str, Any], budget: PollBudget) -> PolledConnection:
+    async def open(cls, settings: Mapping[str, Any], budget: WaitBudget) -> SocketConnection:
         """Connect as the settings say (`path`, or `host` and `port`), log in and pick the
         database, within `socket_connect_timeout`; each later wait for the server is bounded
         by `socket_timeout` (None: no bound), as in redis-py."""
@@ -142,13 +146,15 @@ class PolledConnection:
         if sent < len(packed):
             async with asyncio.timeout(self._timeout):
                 await asyncio.get_running_loop().sock_sendall(sock, memoryview(packed)[sent:])
-        deadline = started + self._budget.seconds
+        deadline = started + self._budget.seconds if self._selectable else 0.0
         reply: Any = False
         while reply is False:
             try:
                 data = sock.recv(READ_SIZE)
             except BlockingIOError:
-                if time.perf_counter() < deadline:
+                left = deadline - time.perf_counter()
+                if left > 0:
+                    select.select((sock,), (), (), left)  # the event loop waits too
                     continue
                 async with asyncio.timeout(self._timeout):
                     data = await asyncio.get_running_loop().sock_recv(sock, READ_SIZE)

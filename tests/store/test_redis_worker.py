@@ -1,5 +1,5 @@
-"""What the Redis store does on its own to save work: it writes commands itself, polls for the
-replies of a nearby server before it waits for them (`bot.store.resp`), and checks a
+"""What the Redis store does on its own to save work: it writes commands itself, waits for the
+replies of a nearby server in place rather than on the event loop (`bot.store.resp`), and checks a
 connection's health only after it idled (a worker's own last save is kept without loading it
 again: tests/store/test_kept_copies.py)."""
 
@@ -20,7 +20,7 @@ from bot.store import redis as redis_store
 from bot.store import resp
 from bot.store.protocol import StoreUnavailable
 from bot.store.redis import ClientConnection, RedisStore
-from bot.store.resp import POLL_SECONDS, PollBudget, PolledConnection, polling_possible
+from bot.store.resp import WAIT_SECONDS, SocketConnection, WaitBudget, speakable
 from tests.redis_server import RedisServer, redis_server
 
 
@@ -32,7 +32,7 @@ def test_commands_are_written_as_redis_py_writes_them() -> None:
 
 
 @pytest.mark.parametrize(
-    ("url", "polled"),
+    ("url", "spoken"),
     [
         ("redis://127.0.0.1:6379/0", True),
         ("redis://user:secret@redis.internal:6380/3", True),
@@ -42,21 +42,21 @@ def test_commands_are_written_as_redis_py_writes_them() -> None:
         ("redis://127.0.0.1:6379/0?client_name=doorajar", False),
     ],
 )
-def test_what_a_polled_connection_speaks_and_what_goes_through_redis_py(
-    url: str, polled: bool
+def test_what_a_socket_connection_speaks_and_what_goes_through_redis_py(
+    url: str, spoken: bool
 ) -> None:
     pool = redis.Redis.from_url(url, socket_timeout=5.0).connection_pool
-    assert polling_possible(pool.connection_class, pool.connection_kwargs) is polled
+    assert speakable(pool.connection_class, pool.connection_kwargs) is spoken
 
 
-def test_polling_stops_while_replies_are_slow_and_starts_when_they_are_quick() -> None:
-    budget = PollBudget()
-    assert budget.seconds == POLL_SECONDS
-    for n in range(100):  # a near server with a slow reply now and then: polled throughout
-        budget.observe(0.004 if n % 10 == 0 else POLL_SECONDS * 0.2)
-        assert budget.seconds == POLL_SECONDS
+def test_waits_in_place_stop_while_replies_are_slow_and_start_when_they_are_quick() -> None:
+    budget = WaitBudget()
+    assert budget.seconds == WAIT_SECONDS
+    for n in range(100):  # a near server with a slow reply now and then: waits in place throughout
+        budget.observe(0.004 if n % 10 == 0 else WAIT_SECONDS * 0.2)
+        assert budget.seconds == WAIT_SECONDS
     slow = 0
-    while budget.seconds:  # a far or busy server: waiting is cheaper than polling
+    while budget.seconds:  # a far or busy server: the event loop should go on meanwhile
         budget.observe(0.004)
         slow += 1
     assert slow <= 8
@@ -65,7 +65,7 @@ def test_polling_stops_while_replies_are_slow_and_starts_when_they_are_quick() -
     assert budget.seconds == 0.0
     quick = 0
     while not budget.seconds:  # near again (a reply waited for counts too)
-        budget.observe(POLL_SECONDS)
+        budget.observe(WAIT_SECONDS)
         quick += 1
     assert quick <= 8
 
@@ -81,30 +81,51 @@ def sample(chat_id: str) -> Conversation:
     return Conversation(chat_id=chat_id, flow="decline_offer", state="reason", answers=answers)
 
 
-async def test_a_reply_that_outlasts_the_polling_is_waited_for(redis_url: str) -> None:
+async def test_a_reply_later_than_the_wait_in_place_is_awaited_on_the_loop(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    waits: list[float] = []
+    select = resp.select.select
+
+    def spy(read: Any, write: Any, error: Any, timeout: float) -> Any:
+        waits.append(timeout)
+        return select(read, write, error, timeout)
+
+    monkeypatch.setattr(resp.select, "select", spy)
     store = RedisStore.from_url(redis_url, "slow")
     try:
         saved = await store.save(sample("1"))
         assert isinstance(saved, Conversation)
-        # BLPOP on an empty list answers after its timeout (10 ms): far past the polling.
+        # BLPOP on an empty list answers after its timeout (10 ms): far past the wait in place,
+        # which holds the loop at most WAIT_SECONDS a command; about six of them stop it.
+        held: list[bool] = []
         for _ in range(8):
+            waits.clear()
             assert await store._command("BLPOP", "slow:nothing", 0.01) is None
+            assert max(waits, default=0) <= WAIT_SECONDS
+            held.append(bool(waits))
+        assert held[:4] == [True] * 4
+        assert held[-2:] == [False, False]
+        assert held == sorted(held, reverse=True)  # once stopped, stopped
         assert store._budget.seconds == 0.0
-        assert await store.load("1") == saved  # waited for
+        assert await store.load("1") == saved  # awaited on the loop
     finally:
         await store.close()
 
 
-async def test_without_polling_every_reply_is_waited_for(
-    redis_url: str, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("setting", ["WAIT_SECONDS", "SELECT_LIMIT"])
+async def test_without_waits_in_place_every_reply_is_awaited_on_the_loop(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch, setting: str
 ) -> None:
-    monkeypatch.setattr(resp, "POLL_SECONDS", 0.0)
-    store = RedisStore.from_url(redis_url, "wait")
+    monkeypatch.setattr(resp, setting, 0)  # no wait, or every socket beyond select's numbers
+    waits: list[object] = []
+    monkeypatch.setattr(resp.select, "select", lambda *args: waits.append(args))
+    store = RedisStore.from_url(redis_url, f"wait{setting}")
     try:
-        assert store._budget.seconds == 0.0
         saved = await store.save(sample("2"), update_id=5)
         assert isinstance(saved, Conversation)
         assert await store.load("2") == saved
+        assert waits == []  # never held the event loop
     finally:
         await store.close()
 
@@ -167,7 +188,7 @@ async def test_a_password_a_database_and_a_unix_socket(tmp_path: Path) -> None:
         for n, url in enumerate(urls):
             store = RedisStore.from_url(url, "auth")
             saved = await store.save(sample(str(n)))
-            assert isinstance(store._spare[0], PolledConnection)
+            assert isinstance(store._spare[0], SocketConnection)
             await store.close()
             check = redis.Redis.from_url(url)
             assert await check.hget(f"auth:{{{n}}}:conv", "v") == b"1"  # in database 4
@@ -185,13 +206,13 @@ async def test_a_connection_is_health_checked_only_after_idling(
     redis_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sent: list[bytes] = []
-    request = PolledConnection.request
+    request = SocketConnection.request
 
-    async def spy(self: PolledConnection, packed: bytes) -> Any:
+    async def spy(self: SocketConnection, packed: bytes) -> Any:
         sent.append(packed.split(b"\r\n")[2])  # the command's name
         return await request(self, packed)
 
-    monkeypatch.setattr(PolledConnection, "request", spy)
+    monkeypatch.setattr(SocketConnection, "request", spy)
     store = RedisStore.from_url(redis_url, "h")
     await store.load("1")
     await store.load("1")  # the same connection, just used
@@ -220,7 +241,7 @@ async def test_a_connection_that_died_while_idle_is_replaced_unseen(tmp_path: Pa
 
 async def test_a_tls_url_uses_redis_pys_connections(redis_url: str) -> None:
     store = RedisStore.from_url(redis_url, "py")
-    store._polling = None  # as for rediss://, which this test cannot serve
+    store._speak = None  # as for rediss://, which this test cannot serve
     try:
         saved = await store.save(sample("6"), update_id=3)
         assert isinstance(store._spare[0], ClientConnection)
