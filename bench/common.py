@@ -11,6 +11,7 @@ from telegram._utils.defaultvalue import DEFAULT_NONE
 from telegram._utils.types import ODVInput
 from telegram.request import BaseRequest, RequestData
 
+from bot.telegram.outbox import request_body
 from tests.fake_bot_api import CannedTelegram, method_name
 
 TOKEN = "123456:BENCHMARK"
@@ -18,11 +19,17 @@ FLOW = "decline_offer"
 
 
 class NullRequest(BaseRequest):
-    """A request layer that never touches the network: canned answers, counted by method."""
+    """A request layer that never touches the network: canned answers, counted by method.
 
-    def __init__(self) -> None:
+    It still builds the body the bot's own request layer would send: `json` as doorajar's
+    `AiohttpRequest` does (`bot.telegram.outbox.request_body`), `form` as PTB's `HTTPXRequest`,
+    the floors' layer, does (`url_encoded_parameters`).
+    """
+
+    def __init__(self, body: str = "form") -> None:
         self.calls: Counter[str] = Counter()
         self.api = CannedTelegram(TOKEN)
+        self._body = request_body if body == "json" else _form_body
 
     @property
     def read_timeout(self) -> float | None:
@@ -45,10 +52,13 @@ class NullRequest(BaseRequest):
         pool_timeout: ODVInput[float] = DEFAULT_NONE,
     ) -> tuple[int, bytes]:
         endpoint = method_name(url.rpartition("/")[2])
-        if request_data is not None:
-            request_data.url_encoded_parameters()  # the body HTTPXRequest would send
+        self._body(request_data)
         self.calls[endpoint] += 1
         return self.api.answer(endpoint)
+
+
+def _form_body(request_data: RequestData | None) -> str | None:
+    return None if request_data is None else request_data.url_encoded_parameters()
 
 
 def peak_rss_kb() -> int:

@@ -184,8 +184,9 @@ def _floor(spec: dict[str, Any], request: NullRequest | None) -> BotUnderTest:
 
 async def start(spec: dict[str, Any]) -> BotUnderTest:
     """Build and initialise the bot the spec names."""
-    request = NullRequest() if spec["tier"] == "a" else None
-    bot = _doorajar(spec, request) if spec["bot"] == "doorajar" else _floor(spec, request)
+    doorajar = spec["bot"] == "doorajar"
+    request = NullRequest("json" if doorajar else "form") if spec["tier"] == "a" else None
+    bot = _doorajar(spec, request) if doorajar else _floor(spec, request)
     await bot.start()
     return bot
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 from collections.abc import AsyncIterator
 from typing import Any
@@ -44,6 +45,42 @@ async def test_a_call_reaches_the_bot_api_with_its_parameters() -> None:
     assert first.params["reply_markup"]["inline_keyboard"][0][0]["text"] == "Email ✉"
     assert second.params == {"chat_id": 42, "text": "Plain"}
     assert sent.text == "Plain"
+
+
+async def test_parameters_go_as_a_json_body() -> None:
+    """application/json, which the Bot API takes for everything but uploads; each value goes as
+    the string a form would carry (PTB's `json_parameters`), which is how Telegram reads a
+    string in a JSON body, so a keyboard is the JSON-serialized string the outbox made."""
+    received: dict[str, Any] = {}
+
+    async def send_message(request: web.Request) -> web.Response:
+        received.update(kind=request.content_type, body=json.loads(await request.read()))
+        message = {"message_id": 7, "date": 0, "chat": {"id": 42, "type": "private"}}
+        return web.json_response({"ok": True, "result": message})
+
+    async def get_me(request: web.Request) -> web.Response:
+        me = {"id": 1, "is_bot": True, "first_name": "doorajar", "username": "doorajar_bot"}
+        return web.json_response({"ok": True, "result": me})
+
+    app = web.Application()
+    app.router.add_post(f"/bot{TOKEN}/sendmessage", send_message)
+    app.router.add_post(f"/bot{TOKEN}/getMe", get_me)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    bot = await started(f"http://127.0.0.1:{port}/bot")
+    try:
+        await bot.do_api_request(
+            "sendmessage",
+            api_kwargs={"chat_id": 42, "text": "Zoë & «Acme» ✉", "reply_markup": KEYBOARD},
+        )
+    finally:
+        await bot.shutdown()
+        await runner.cleanup()
+    assert received["kind"] == "application/json"
+    assert received["body"] == {"chat_id": "42", "text": "Zoë & «Acme» ✉", "reply_markup": KEYBOARD}
 
 
 async def test_telegram_errors_are_raised_as_ptb_errors() -> None:
