@@ -85,6 +85,36 @@ class WaitBudget:
         self.seconds = WAIT_SECONDS if self._within >= 0.5 else 0.0
 
 
+async def _connected(
+    loop: asyncio.AbstractEventLoop, family: int, proto: int, address: Any
+) -> socket.socket:
+    """A non-blocking stream socket connected to `address` (closed again if that fails)."""
+    sock = socket.socket(family, socket.SOCK_STREAM, proto)
+    try:
+        sock.setblocking(False)
+        await loop.sock_connect(sock, address)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+async def _tcp(loop: asyncio.AbstractEventLoop, host: str, port: int) -> socket.socket:
+    """A TCP connection to the first of the host's addresses that takes one, in the order the
+    resolver gives them (as `socket.create_connection` tries them): "localhost" may name ::1
+    first for a server listening on 127.0.0.1 only."""
+    failure: OSError | None = None
+    for family, _, proto, _, address in await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM):
+        try:
+            sock = await _connected(loop, family, proto, address)
+        except OSError as error:
+            failure = error
+            continue
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return sock
+    raise failure or OSError(f"no address found for {host}")
+
+
 class SocketConnection:
     """One connection; one command at a time (the store keeps several for concurrent updates)."""
 
@@ -106,19 +136,12 @@ class SocketConnection:
         loop = asyncio.get_running_loop()
         async with asyncio.timeout(settings.get("socket_connect_timeout")):
             if settings.get("path"):
-                sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                address: Any = settings["path"]
+                sock = await _connected(loop, socket.AF_UNIX, 0, settings["path"])
             else:
                 host, port = settings.get("host", "localhost"), settings.get("port", 6379)
-                family, kind, proto, _, address = (
-                    await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-                )[0]
-                sock = socket.socket(family, kind, proto)
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            sock.setblocking(False)
+                sock = await _tcp(loop, host, port)
             connection = cls(sock, budget, settings.get("socket_timeout"))
             try:
-                await loop.sock_connect(sock, address)
                 password, username = settings.get("password"), settings.get("username")
                 if password is not None:
                     login = ("AUTH", username, password) if username else ("AUTH", password)
