@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 from collections.abc import AsyncIterator
@@ -16,7 +17,24 @@ from telegram.error import BadRequest, NetworkError, TimedOut
 from bot.telegram.outbox import AiohttpRequest
 from tests.fake_bot_api import TOKEN, FakeBotApiServer, FakeTelegram
 
+MESSAGE = {"message_id": 7, "date": 0, "chat": {"id": 42, "type": "private"}}
 KEYBOARD = '{"inline_keyboard":[[{"text":"Email ✉","callback_data":"c:channel:email"}]]}'
+
+
+@contextlib.asynccontextmanager
+async def bot_api(**handlers: Any) -> AsyncIterator[str]:
+    """A Bot API server answering the given methods with aiohttp handlers; its base URL."""
+    app = web.Application()
+    for method, handler in handlers.items():
+        app.router.add_post(f"/bot{TOKEN}/{method}", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}/bot"
+    finally:
+        await runner.cleanup()
 
 
 async def send_text(bot: Bot, chat_id: int, text: str, markup: str | None = None) -> None:
@@ -55,30 +73,20 @@ async def test_parameters_go_as_a_json_body() -> None:
 
     async def send_message(request: web.Request) -> web.Response:
         received.update(kind=request.content_type, body=json.loads(await request.read()))
-        message = {"message_id": 7, "date": 0, "chat": {"id": 42, "type": "private"}}
-        return web.json_response({"ok": True, "result": message})
+        return web.json_response({"ok": True, "result": MESSAGE})
 
     async def get_me(request: web.Request) -> web.Response:
         me = {"id": 1, "is_bot": True, "first_name": "doorajar", "username": "doorajar_bot"}
         return web.json_response({"ok": True, "result": me})
 
-    app = web.Application()
-    app.router.add_post(f"/bot{TOKEN}/sendmessage", send_message)
-    app.router.add_post(f"/bot{TOKEN}/getMe", get_me)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    bot = await started(f"http://127.0.0.1:{port}/bot")
-    try:
-        await bot.do_api_request(
-            "sendmessage",
-            api_kwargs={"chat_id": 42, "text": "Zoë & «Acme» ✉", "reply_markup": KEYBOARD},
-        )
-    finally:
-        await bot.shutdown()
-        await runner.cleanup()
+    async with bot_api(sendmessage=send_message, getMe=get_me) as base_url:
+        bot = await started(base_url)
+        try:
+            text = "Zoë & «Acme» ✉"
+            api_kwargs = {"chat_id": 42, "text": text, "reply_markup": KEYBOARD}
+            await bot.do_api_request("sendmessage", api_kwargs=api_kwargs)
+        finally:
+            await bot.shutdown()
     assert received["kind"] == "application/json"
     assert received["body"] == {"chat_id": "42", "text": "Zoë & «Acme» ✉", "reply_markup": KEYBOARD}
 
@@ -142,22 +150,14 @@ async def test_files_are_sent_as_multipart_form_data() -> None:
         received.update(
             chat_id=form["chat_id"], name=document.filename, content=document.file.read()
         )
-        message = {"message_id": 7, "date": 0, "chat": {"id": 42, "type": "private"}}
-        return web.json_response({"ok": True, "result": message})
+        return web.json_response({"ok": True, "result": MESSAGE})
 
-    app = web.Application()
-    app.router.add_post(f"/bot{TOKEN}/sendDocument", send_document)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    request = AiohttpRequest()
-    await request.initialize()
-    try:
-        bot = Bot(TOKEN, base_url=f"http://127.0.0.1:{port}/bot", request=request)
-        await bot.send_document(42, b"a,b\n1,2\n", filename="t.csv")
-    finally:
-        await request.shutdown()
-        await runner.cleanup()
+    async with bot_api(sendDocument=send_document) as base_url:
+        request = AiohttpRequest()
+        await request.initialize()
+        try:
+            bot = Bot(TOKEN, base_url=base_url, request=request)
+            await bot.send_document(42, b"a,b\n1,2\n", filename="t.csv")
+        finally:
+            await request.shutdown()
     assert received == {"chat_id": "42", "name": "t.csv", "content": b"a,b\n1,2\n"}
